@@ -1,0 +1,163 @@
+"""Decoding: greedy search and batched beam search with the GNMT length penalty (§6.1).
+
+Shapes: B batch, K beam size, S source length, L maximum output length, V vocabulary.
+
+Conventions shared by both searches:
+  - output tokens (B, L'): bos stripped, eos kept, then pad_id up to the longest output in the batch;
+  - |Y| counts the generated tokens including eos; score = sum log p(y) / ((5 + |Y|) / 6) ** alpha;
+  - per-sentence maximum output length = floor(max_len_a * src_len + max_len_b), src_len = non-pad source
+    tokens (including the source eos); at that length eos is forced;
+  - pad and bos are never generated;
+  - log-probabilities are accumulated in float32 whatever the autocast dtype.
+Both run the decoder incrementally (one token per step, DecoderCache), vectorized over batch x beam.
+Call `model.eval()` first; the searches do not change the model's mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from transformer_lab.model.transformer import Transformer
+from transformer_lab.special_tokens import BOS_ID, EOS_ID
+
+
+@dataclass
+class SearchOutput:
+    tokens: Tensor  # (B, L') int64: hypothesis ids, no bos, eos kept, padded with pad_id
+    scores: Tensor  # (B,) float32: length-normalized log-probability of each hypothesis
+
+
+def length_penalty(length: Tensor | int, alpha: float) -> Tensor | float:
+    """GNMT (Wu et al. 2016): ((5 + |Y|) / 6) ** alpha."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def max_output_lengths(src: Tensor, pad_id: int, max_len_a: float, max_len_b: int) -> Tensor:
+    """(B,) maximum number of generated tokens (eos included) per sentence: a * src_len + b, at least 1."""
+    src_len = (src != pad_id).sum(dim=1)
+    return (max_len_a * src_len + max_len_b).long().clamp(min=1)
+
+
+def _forbid(logp: Tensor, force_eos: Tensor, pad_id: int, bos_id: int, eos_id: int) -> Tensor:
+    """logp (..., V); force_eos broadcastable to logp[..., 0]. Never pad/bos; only eos where forced."""
+    V = logp.size(-1)
+    vocab = torch.arange(V, device=logp.device)
+    banned = (vocab == pad_id) | (vocab == bos_id)  # (V,)
+    banned = banned | (force_eos[..., None] & (vocab != eos_id))  # (..., V)
+    return logp.masked_fill(banned, float("-inf"))
+
+
+@torch.no_grad()
+def greedy_search(
+    model: Transformer,
+    src: Tensor,
+    max_len_a: float = 1.0,
+    max_len_b: int = 50,
+    alpha: float = 0.6,
+    bos_id: int = BOS_ID,
+    eos_id: int = EOS_ID,
+) -> SearchOutput:
+    """src (B, S) -> the argmax continuation of every sentence."""
+    pad_id, B, device = model.pad_id, src.size(0), src.device
+    memory, src_mask = model.encode(src)
+    max_lens = max_output_lengths(src, pad_id, max_len_a, max_len_b)
+    L = int(max_lens.max())  # one host sync per call
+    cache = model.new_cache()
+    tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
+    logprob = torch.zeros(B, dtype=torch.float32, device=device)
+    lengths = torch.zeros(B, dtype=torch.long, device=device)
+    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    inp = torch.full((B, 1), bos_id, dtype=torch.long, device=device)
+    for step in range(L):
+        logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (B, V)
+        logp = _forbid(logits.float().log_softmax(-1), step + 1 >= max_lens, pad_id, bos_id, eos_id)
+        tok_logp, tok = logp.max(dim=-1)  # (B,), (B,)
+        tok = tok.masked_fill(finished, pad_id)
+        logprob += tok_logp.masked_fill(finished, 0.0)
+        lengths += (~finished).long()
+        tokens[:, step] = tok
+        finished |= tok == eos_id
+        if bool(finished.all()):  # one host sync per step
+            break
+        inp = tok[:, None]
+    return SearchOutput(tokens[:, : step + 1], logprob / length_penalty(lengths.float(), alpha))
+
+
+@torch.no_grad()
+def beam_search(
+    model: Transformer,
+    src: Tensor,
+    beam_size: int = 4,
+    alpha: float = 0.6,
+    max_len_a: float = 1.0,
+    max_len_b: int = 50,
+    bos_id: int = BOS_ID,
+    eos_id: int = EOS_ID,
+) -> SearchOutput:
+    """src (B, S) -> the best finished hypothesis per sentence (fairseq-style beam search).
+
+    Each step ranks the K*V extensions of the K alive beams by cumulative log-probability and takes the top
+    2K. Extensions ending in eos that rank within the top K are finished hypotheses, scored with the length
+    penalty; the best K extensions not ending in eos stay alive. A sentence is done once it has K finished
+    hypotheses (or reaches its maximum length); the search stops when every sentence is done.
+    """
+    if beam_size < 1:
+        raise ValueError(f"beam_size={beam_size} must be >= 1")
+    pad_id, B, K, device = model.pad_id, src.size(0), beam_size, src.device
+    memory, src_mask = model.encode(src)
+    max_lens = max_output_lengths(src, pad_id, max_len_a, max_len_b)
+    L = int(max_lens.max())  # one host sync per call
+    memory = memory.repeat_interleave(K, dim=0)  # (B*K, S, D): beams of a sentence are adjacent rows
+    src_mask = src_mask.repeat_interleave(K, dim=0)  # (B*K, 1, 1, S)
+    cache = model.new_cache()
+
+    alive_tokens = torch.full((B, K, L), pad_id, dtype=torch.long, device=device)
+    alive_score = torch.full((B, K), float("-inf"), device=device)
+    alive_score[:, 0] = 0.0  # all beams start identical: expand only the first at step 0
+    best_tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
+    best_score = torch.full((B,), float("-inf"), device=device)
+    n_finished = torch.zeros(B, dtype=torch.long, device=device)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    rows = torch.arange(B, device=device)
+    beam_base = (rows * K)[:, None]  # (B, 1): flat row of each sentence's first beam
+    in_top_k = torch.arange(2 * K, device=device) < K  # (2K,) rank < K
+    inp = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
+
+    for step in range(L):
+        logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (B*K, V)
+        V = logits.size(-1)
+        logp = logits.float().log_softmax(-1).view(B, K, V)
+        logp = _forbid(logp, (step + 1 >= max_lens)[:, None], pad_id, bos_id, eos_id)  # (B, K, V)
+        cand = (alive_score[:, :, None] + logp).view(B, K * V)
+        n_cand = min(2 * K, K * V)
+        top_score, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K), best first
+        top_beam, top_tok = top_idx // V, top_idx % V  # (B, 2K)
+
+        # finished hypotheses: eos within the top K, finite, sentence not yet done
+        is_eos = top_tok == eos_id
+        fin = is_eos & torch.isfinite(top_score) & in_top_k[:n_cand] & ~done[:, None]  # (B, 2K)
+        fin_score = (top_score / length_penalty(step + 1, alpha)).masked_fill(~fin, float("-inf"))
+        cand_best, cand_pos = fin_score.max(dim=1)  # (B,)
+        better = cand_best > best_score
+        parent = top_beam.gather(1, cand_pos[:, None]).squeeze(1)  # (B,)
+        seq = alive_tokens[rows, parent].clone()  # (B, L)
+        seq[:, step] = eos_id
+        best_tokens = torch.where(better[:, None], seq, best_tokens)
+        best_score = torch.where(better, cand_best, best_score)
+        n_finished += fin.sum(dim=1)
+        done |= (n_finished >= K) | (step + 1 >= max_lens)
+        if bool(done.all()):  # one host sync per step
+            break
+
+        # survivors: the K best extensions that do not end in eos (at most K of the 2K end in eos)
+        alive_score, sel = top_score.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (B, K)
+        parent, tok = top_beam.gather(1, sel), top_tok.gather(1, sel)  # (B, K)
+        alive_tokens = alive_tokens.gather(1, parent[:, :, None].expand(B, K, L))
+        alive_tokens[:, :, step] = tok
+        # cross-attention keys/values are identical for all beams of a sentence: no need to reorder them
+        cache.reorder((beam_base + parent).view(-1), include_cross=False)
+        inp = tok.view(B * K, 1)
+    return SearchOutput(best_tokens[:, : step + 1], best_score)

@@ -1,0 +1,171 @@
+"""The encoder-decoder Transformer (§3): stacks, incremental decoding cache, attention maps, parameter counts.
+
+Shapes: B batch, S source length, T target length (t = positions already in the cache), D d_model,
+H heads, Dk/Dv per-head query-key/value widths, V vocabulary.
+Use `build_transformer` (builder.py) to make one from a config; the constructors here take ready-made parts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from torch import Tensor, nn
+
+from transformer_lab.model.attention import LayerCache, padding_mask
+from transformer_lab.model.layers import DecoderLayer, EncoderLayer
+from transformer_lab.model.positional import PositionalScheme
+
+
+@dataclass
+class AttentionMaps:
+    """Attention probabilities per layer (index 0 = first layer), for visualization."""
+
+    encoder_self: list[Tensor] = field(default_factory=list)  # each (B, H, S, S)
+    decoder_self: list[Tensor] = field(default_factory=list)  # each (B, H, T, T)
+    cross: list[Tensor] = field(default_factory=list)  # each (B, H, T, S)
+
+
+@dataclass
+class DecoderCache:
+    """Incremental-decoding state of the whole decoder: one LayerCache per layer."""
+
+    layers: list[LayerCache]
+
+    @property
+    def offset(self) -> int:
+        """Number of target positions already decoded (the position of the next input token)."""
+        k = self.layers[0].self_k
+        return 0 if k is None else k.size(2)
+
+    def reorder(self, index: Tensor, include_cross: bool = True) -> None:
+        """index (B',) of batch rows to keep/repeat, e.g. the parent beam of every surviving hypothesis."""
+        for layer in self.layers:
+            layer.reorder(index, include_cross)
+
+
+class Encoder(nn.Module):
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        positional: PositionalScheme,
+        layers: list[EncoderLayer],
+        dropout: float,
+        final_norm: nn.Module,
+    ) -> None:
+        super().__init__()
+        self.embedding, self.positional = embedding, positional
+        self.layers = nn.ModuleList(layers)
+        self.dropout = nn.Dropout(dropout)  # §5.4: on the sums of embeddings and positional encodings
+        self.final_norm = final_norm  # nn.Identity for post-norm, LayerNorm for pre-norm
+        self.scale = math.sqrt(embedding.embedding_dim)  # §3.4: embeddings times sqrt(d_model)
+
+    def forward(self, src: Tensor, mask: Tensor, need_weights: bool = False) -> tuple[Tensor, list[Tensor]]:
+        """src (B, S) ids, mask (B, 1, 1, S) -> memory (B, S, D), self-attention probs per layer."""
+        x = self.dropout(self.positional.add_to_embeddings(self.embedding(src) * self.scale))  # (B, S, D)
+        maps = []
+        for layer in self.layers:
+            x, probs = layer(x, mask, self.positional, need_weights)
+            maps.append(probs)
+        return self.final_norm(x), maps
+
+
+class Decoder(nn.Module):
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        positional: PositionalScheme,
+        layers: list[DecoderLayer],
+        dropout: float,
+        final_norm: nn.Module,
+    ) -> None:
+        super().__init__()
+        self.embedding, self.positional = embedding, positional
+        self.layers = nn.ModuleList(layers)
+        self.dropout = nn.Dropout(dropout)
+        self.final_norm = final_norm
+        self.scale = math.sqrt(embedding.embedding_dim)
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        memory_mask: Tensor,
+        cache: DecoderCache | None = None,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        """tgt (B, T) ids (only the new positions when a cache is given) -> hidden (B, T, D), probs."""
+        offset = 0 if cache is None else cache.offset
+        x = self.dropout(self.positional.add_to_embeddings(self.embedding(tgt) * self.scale, offset))
+        self_maps, cross_maps = [], []
+        for i, layer in enumerate(self.layers):
+            layer_cache = None if cache is None else cache.layers[i]
+            x, self_probs, cross_probs = layer(x, memory, memory_mask, self.positional, layer_cache, need_weights)
+            self_maps.append(self_probs)
+            cross_maps.append(cross_probs)
+        return self.final_norm(x), self_maps, cross_maps
+
+
+class Transformer(nn.Module):
+    """Encoder-decoder model. `generator` is the pre-softmax linear map D -> V (no bias, as tensor2tensor;
+    it may share its weight with the embeddings, §3.4)."""
+
+    def __init__(self, encoder: Encoder, decoder: Decoder, generator: nn.Linear, pad_id: int) -> None:
+        super().__init__()
+        self.encoder, self.decoder, self.generator = encoder, decoder, generator
+        self.pad_id = pad_id
+
+    def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
+        """src (B, S) -> memory (B, S, D) and the source key mask (B, 1, 1, S) (True = real token)."""
+        src_mask = padding_mask(src, self.pad_id)
+        memory, _ = self.encoder(src, src_mask)
+        return memory, src_mask
+
+    def new_cache(self) -> DecoderCache:
+        """An empty cache; cross-attention keys/values are filled by the first `decode` call that uses it."""
+        return DecoderCache([LayerCache() for _ in self.decoder.layers])
+
+    def decode(self, tgt: Tensor, memory: Tensor, src_mask: Tensor, cache: DecoderCache | None = None) -> Tensor:
+        """tgt (B, T) -> logits (B, T, V). With a cache, `tgt` holds only positions cache.offset onwards
+        (usually one token per step), and the cache is updated in place."""
+        hidden, _, _ = self.decoder(tgt, memory, src_mask, cache)
+        return self.generator(hidden)
+
+    def forward(
+        self, src: Tensor, tgt_in: Tensor, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, AttentionMaps]:
+        """src (B, S), tgt_in (B, T) -> logits (B, T, V) [, AttentionMaps]. Masks come from pad_id."""
+        src_mask = padding_mask(src, self.pad_id)
+        memory, enc_maps = self.encoder(src, src_mask, need_weights=return_attention)
+        hidden, dec_maps, cross_maps = self.decoder(tgt_in, memory, src_mask, need_weights=return_attention)
+        logits = self.generator(hidden)  # (B, T, V)
+        if not return_attention:
+            return logits
+        return logits, AttentionMaps(enc_maps, dec_maps, cross_maps)
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable parameters, each shared matrix counted once.
+
+        `embeddings`: token embeddings, learned position tables and the output projection (which has no
+        bias; when tied it is the embedding matrix and adds nothing). `encoder` / `decoder`: their layers plus
+        the final LayerNorm of pre-norm stacks. `total` = the sum.
+        """
+        seen: set[int] = set()
+
+        def count(*modules: nn.Module) -> int:
+            n = 0
+            for module in modules:
+                for p in module.parameters():
+                    if p.requires_grad and id(p) not in seen:
+                        seen.add(id(p))
+                        n += p.numel()
+            return n
+
+        enc, dec = self.encoder, self.decoder
+        counts = {
+            "embeddings": count(enc.embedding, dec.embedding, self.generator, enc.positional, dec.positional),
+            "encoder": count(enc.layers, enc.final_norm),
+            "decoder": count(dec.layers, dec.final_norm),
+        }
+        counts["total"] = sum(counts.values())
+        return counts
