@@ -1,0 +1,54 @@
+"""Rebuilding a trained model from a checkpoint file alone (weights, tokenizer and data settings)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from transformer_lab.training.checkpoint_io import load_checkpoint_file
+from transformer_lab.training.module import TranslationModule
+
+
+class CheckpointContentError(ValueError):
+    pass
+
+
+def module_from_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> tuple[TranslationModule, dict]:
+    """Loads with `weights_only=True` and builds the module from the plain hyperparameters stored inside.
+
+    No `_target_` or other code reference is ever read from a checkpoint: the module class is fixed here.
+    """
+    checkpoint = load_checkpoint_file(path, map_location=map_location)
+    missing = [key for key in ("hyper_parameters", "state_dict") if key not in checkpoint]
+    if missing:
+        raise CheckpointContentError(
+            f"{path} is not a transformer_lab checkpoint (missing {', '.join(missing)})"
+        )
+    hparams = checkpoint["hyper_parameters"]
+    module = TranslationModule(**{k: hparams.get(k) for k in ("model", "optim", "loss", "decoding")})
+    module.load_state_dict(checkpoint["state_dict"])
+    module.on_load_checkpoint(checkpoint)
+    module._pending_rng_state = None  # not training
+    module.eval()
+    return module, checkpoint
+
+
+def average_state_dicts(state_dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Element-wise mean of floating-point tensors (accumulated in float64); other tensors from the last."""
+    if not state_dicts:
+        raise ValueError("no checkpoints to average")
+    keys = list(state_dicts[-1])
+    for i, sd in enumerate(state_dicts):
+        if list(sd) != keys:
+            raise CheckpointContentError(f"checkpoint {i} has different parameters than the last one")
+    averaged = {}
+    for key in keys:
+        last = state_dicts[-1][key]
+        if last.is_floating_point():
+            total = sum(sd[key].double() for sd in state_dicts)
+            averaged[key] = (total / len(state_dicts)).to(last.dtype)
+        else:
+            averaged[key] = last.clone()
+    return averaged

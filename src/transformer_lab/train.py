@@ -1,0 +1,21 @@
+"""`python -m transformer_lab.train [overrides]`: train (and test) one Transformer; `-m` sweeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    from transformer_lab.training.app import run_training  # heavy imports after Hydra parsed the CLI
+
+    return run_training(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""The training job behind `python -m transformer_lab.train`: compose, instantiate, fit, test, report."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from transformer_lab.training.checkpoint_io import AtomicCheckpointIO
+from transformer_lab.training.module import TranslationModule
+from transformer_lab.training.wandb_setup import finish_wandb_run, resolve_wandb_mode
+
+log = logging.getLogger(__name__)
+
+WANDB_ID_FILE = "wandb_run_id.txt"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run, with the key to change in the message."""
+
+
+def run_training(cfg: DictConfig) -> float | None:
+    """Runs one job and returns the best dev BLEU (what sweeps optimize).
+
+    Process-global state a job changes (environment variables such as WANDB_MODE) is restored when the job
+    ends, so the next job of a multirun starts clean; the job's W&B run is finished either way, marked
+    failed when the job raised.
+    """
+    environment = dict(os.environ)
+    try:
+        result = _train(cfg)
+    except BaseException:
+        finish_wandb_run(exit_code=1)
+        raise
+    else:
+        finish_wandb_run(exit_code=0)
+        return result
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+
+
+def _train(cfg: DictConfig) -> float | None:
+    refuse_multirun_with_spawning_ddp(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()  # trains/loads the tokenizer so the model can be sized from it
+    module = build_module(cfg, vocab_size=datamodule.tokenizer.vocab_size)
+    module.tokenizer = datamodule.tokenizer
+    module.data_config = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "_target_"}
+
+    loggers = build_loggers(cfg, output_dir)
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])] + [AtomicCheckpointIO()]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+
+    config_dict = OmegaConf.to_container(cfg, resolve=True)
+    config_dict["parameters"] = module.model.parameter_counts()
+    for logger in trainer.loggers:
+        logger.log_hyperparams(config_dict)
+    _print_start(trainer, module, output_dir)
+
+    if cfg.fit:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.ckpt_path, output_dir),
+                    weights_only=True)
+    if cfg.test:
+        best = _best_checkpoint(trainer)
+        trainer.test(module, datamodule=datamodule, ckpt_path=best, weights_only=True)
+    best_bleu = _best_bleu(trainer)
+    _print_end(trainer, output_dir, best_bleu)
+    return best_bleu
+
+
+def build_module(cfg: DictConfig, vocab_size: int) -> TranslationModule:
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    configured = model_cfg.get("vocab_size")
+    if configured not in (None, vocab_size):
+        raise ConfigError(
+            f"model.vocab_size={configured} but the data's tokenizer has {vocab_size} entries; "
+            f"leave model.vocab_size unset (null) to take the tokenizer's size, or set data.vocab_size"
+        )
+    model_cfg["vocab_size"] = vocab_size
+    return TranslationModule(
+        model=model_cfg,
+        optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        loss=OmegaConf.to_container(cfg.loss, resolve=True),
+        decoding=OmegaConf.to_container(cfg.decoding, resolve=True),
+    )
+
+
+def build_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
+    loggers = []
+    for name, logger_cfg in (cfg.get("logger") or {}).items():
+        if logger_cfg is None:
+            continue
+        if name == "wandb":
+            loggers.append(_build_wandb_logger(cfg, logger_cfg, output_dir))
+        else:
+            loggers.append(instantiate(logger_cfg))
+    return [logger for logger in loggers if logger is not None]
+
+
+def _build_wandb_logger(cfg: DictConfig, logger_cfg: DictConfig, output_dir: Path):
+    mode = resolve_wandb_mode(logger_cfg.get("mode"))
+    if mode == "disabled":
+        return None
+    # One W&B run per run directory: the id is kept beside the checkpoints, so a relaunch that resumes
+    # from them continues the same W&B run (and a new job never merges into an old one).
+    id_file = output_dir / WANDB_ID_FILE
+    run_id = logger_cfg.get("id")
+    if run_id is None and id_file.exists():
+        run_id = id_file.read_text().strip()
+    if run_id is None:
+        import wandb.util
+
+        run_id = wandb.util.generate_id()
+    if rank_zero_only.rank == 0:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        id_file.write_text(run_id)
+    # `mode` goes to wandb.init; WandbLogger(offline=True) would set WANDB_MODE for the whole process.
+    overrides = {"mode": mode, "id": run_id, "resume": "allow"}
+    if cfg.get("run_name") is None:
+        overrides["name"] = _default_run_name()
+    return instantiate(logger_cfg, **overrides)
+
+
+def _default_run_name() -> str | None:
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    overrides = [o for o in hydra_cfg.overrides.task if not o.startswith(("hydra.", "paths."))]
+    return ",".join(overrides)[:120] or hydra_cfg.job.name
+
+
+def refuse_multirun_with_spawning_ddp(cfg: DictConfig) -> None:
+    """Hydra multirun + DDP where Lightning starts the ranks by re-running sys.argv does not work
+    (PITFALLS.md: children start sweeps of their own or hang). Refuse it before any process starts."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return
+    strategy = cfg.trainer.get("strategy")
+    target = strategy.get("_target_", "") if isinstance(strategy, DictConfig) else str(strategy or "")
+    devices = cfg.trainer.get("devices", 1)
+    spawns_ranks = "ddp" in target.lower() and "spawn" not in target.lower() and devices not in (1, "1")
+    started_by_launcher = "SLURM_NTASKS" in os.environ or "LOCAL_RANK" in os.environ
+    if spawns_ranks and not started_by_launcher:
+        raise ConfigError(
+            "Hydra multirun (-m) with a DDP trainer whose ranks Lightning would start by re-running the "
+            "command is not supported: each rank would start a sweep of its own. Use instead: on a cluster, "
+            "`hydra/launcher=slurm` (SLURM starts every rank of each job); locally, one job per GPU "
+            "(trainer=gpu), or run the DDP jobs one at a time without -m."
+        )
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """`last` means <run dir>/checkpoints/last.ckpt, not the newest file by modification time."""
+    if ckpt_path is None:
+        return None
+    if ckpt_path == "last":
+        path = output_dir / "checkpoints" / "last.ckpt"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"ckpt_path=last: no {path}. Relaunch in the run directory that holds it with "
+                f"hydra.run.dir=<that directory>, or give the checkpoint's path: ckpt_path=/path/to/x.ckpt"
+            )
+        return str(path)
+    if not Path(ckpt_path).is_file():
+        raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+    return ckpt_path
+
+
+def _best_checkpoint(trainer: L.Trainer) -> str | None:
+    callback = trainer.checkpoint_callback
+    best = getattr(callback, "best_model_path", "") if callback is not None else ""
+    return best or None
+
+
+def _best_bleu(trainer: L.Trainer) -> float | None:
+    callback = trainer.checkpoint_callback
+    score = getattr(callback, "best_model_score", None) if callback is not None else None
+    if score is not None:
+        return float(score)
+    value = trainer.callback_metrics.get("val/bleu")
+    return None if value is None else float(value)
+
+
+@rank_zero_only
+def _print_start(trainer: L.Trainer, module: TranslationModule, output_dir: Path) -> None:
+    counts = module.model.parameter_counts()
+    log.info("run directory: %s", output_dir)
+    log.info("parameters: %s", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+@rank_zero_only
+def _print_end(trainer: L.Trainer, output_dir: Path, best_bleu: float | None) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=False, highlight=False)
+    metrics = trainer.callback_metrics
+    lines = [f"[bold]run directory[/bold]: {output_dir}"]
+    if best_bleu is not None:
+        lines.append(f"best dev BLEU: {best_bleu:.2f}")
+    for key in ("test/bleu", "test/chrf", "test/paper_bleu"):
+        if key in metrics:
+            lines.append(f"{key}: {float(metrics[key]):.2f}")
+    offline_runs = sorted((output_dir / "wandb").glob("offline-run-*"))
+    if offline_runs:
+        lines.append(f"W&B ran offline; to upload: wandb sync {offline_runs[-1]}")
+    console.print("\n".join(lines))

@@ -1,0 +1,216 @@
+"""Callbacks that turn evaluations into files and W&B panels: attention maps, samples, run summary."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import matplotlib.pyplot as plt
+import torch
+from lightning.pytorch.loggers import WandbLogger
+
+from transformer_lab.special_tokens import BOS_ID, EOS_ID
+from transformer_lab.training.attention_plots import attention_entropy, plot_attention_heads
+
+
+def _wandb_loggers(trainer: L.Trainer) -> list[WandbLogger]:
+    return [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+
+
+def _run_dir(trainer: L.Trainer) -> Path:
+    return Path(trainer.default_root_dir)
+
+
+class AttentionMapsCallback(L.Callback):
+    """At each validation: heatmaps of every layer and head for a few fixed dev sentences, plus the mean
+    attention entropy of every head as scalars (to compare head behaviour across a head-count sweep).
+
+    The decoder side is the model's own greedy translation, so cross-attention shows the alignment the
+    model actually uses. PNGs go to `<run dir>/attention/step<N>/`, and to W&B as images.
+    """
+
+    KINDS = ("encoder_self", "decoder_self", "cross")
+
+    def __init__(self, n_sentences: int = 2, every_n_validations: int = 1, max_tokens: int = 40) -> None:
+        self.n_sentences = n_sentences
+        self.every_n_validations = every_n_validations
+        self.max_tokens = max_tokens  # longer sentences are cut for readable plots
+        self._validations = 0
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or self.n_sentences <= 0:
+            return
+        self._validations += 1
+        if (self._validations - 1) % self.every_n_validations or not trainer.is_global_zero:
+            return
+        tokenizer = pl_module.get_tokenizer()
+        sources = trainer.datamodule.split_texts("valid")[0][: self.n_sentences]
+        out_dir = _run_dir(trainer) / "attention" / f"step{trainer.global_step:07d}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        entropies: dict[tuple[str, int], list[torch.Tensor]] = {}  # (kind, layer) -> per sentence (H,)
+        images: dict[str, list[str]] = {}
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            for sid, source in enumerate(sources):
+                maps, src_labels, tgt_labels = self._attention_for(pl_module, tokenizer, source)
+                for kind, layers in zip(self.KINDS, (maps.encoder_self, maps.decoder_self, maps.cross)):
+                    queries = src_labels if kind == "encoder_self" else tgt_labels
+                    keys = tgt_labels if kind == "decoder_self" else src_labels
+                    for layer, weights in enumerate(layers):  # weights (1, H, Tq, Tk)
+                        entropies.setdefault((kind, layer), []).append(attention_entropy(weights))
+                        fig = plot_attention_heads(weights[0], queries, keys, f"{kind} layer {layer} (sentence {sid})")
+                        path = out_dir / f"s{sid}_{kind}_layer{layer}.png"
+                        fig.savefig(path, dpi=80)
+                        plt.close(fig)
+                        images.setdefault(f"attention/{kind}/layer{layer}", []).append(str(path))
+        finally:
+            pl_module.train(was_training)
+        scalars = {
+            f"attn_entropy/{kind}/layer{layer}/head{head}": float(value)
+            for (kind, layer), per_sentence in entropies.items()
+            for head, value in enumerate(torch.stack(per_sentence).mean(0))
+        }
+        for logger in trainer.loggers:
+            logger.log_metrics(scalars, step=trainer.global_step)
+        for logger in _wandb_loggers(trainer):
+            for key, paths in images.items():
+                logger.log_image(key=key, images=paths, step=trainer.global_step,
+                                 caption=[f"sentence {i}" for i in range(len(paths))])
+
+    @torch.no_grad()
+    def _attention_for(self, pl_module, tokenizer, source: str):
+        device = pl_module.device
+        src_ids = tokenizer.encode(source)[: self.max_tokens - 1] + [EOS_ID]
+        src = torch.tensor([src_ids], device=device)
+        hyp = pl_module.search(src, _greedy(self.max_tokens)).tokens[0].tolist()
+        hyp = [t for t in hyp if t not in (EOS_ID,) and t != pl_module.pad_id][: self.max_tokens - 1]
+        tgt_in = torch.tensor([[BOS_ID] + hyp], device=device)
+        _, maps = pl_module.model(src, tgt_in, return_attention=True)
+        src_labels = tokenizer.pieces_of_ids(src_ids)
+        tgt_labels = tokenizer.pieces_of_ids([BOS_ID] + hyp)
+        return maps, src_labels, tgt_labels
+
+
+def _greedy(max_len: int):
+    from transformer_lab.training.config import SearchConfig
+
+    return SearchConfig(strategy="greedy", max_len_a=0.0, max_len_b=max_len)
+
+
+class TranslationsCallback(L.Callback):
+    """Writes each evaluation's hypotheses in split order and logs a table of sample translations."""
+
+    def __init__(self, n_samples: int = 8) -> None:
+        self.n_samples = n_samples
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._write(trainer, pl_module, "valid", f"valid_step{trainer.global_step:07d}")
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._write(trainer, pl_module, "test", "test")
+
+    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, name: str) -> None:
+        hypotheses = pl_module.translations.get(split)
+        if not trainer.is_global_zero or hypotheses is None:
+            return
+        sources, references = trainer.datamodule.split_texts(split)
+        out_dir = _run_dir(trainer) / "translations"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{name}.hyp.txt").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
+        rows = [[sources[i], references[i], hypotheses[i]] for i in range(min(self.n_samples, len(hypotheses)))]
+        with open(out_dir / f"{name}.samples.tsv", "w", encoding="utf-8") as handle:
+            handle.write("source\treference\thypothesis\n")
+            handle.writelines("\t".join(row) + "\n" for row in rows)
+        for logger in _wandb_loggers(trainer):
+            logger.log_table(key=f"samples/{split}", columns=["source", "reference", "hypothesis"], data=rows,
+                             step=trainer.global_step)
+
+
+class RunSummaryCallback(L.Callback):
+    """Keeps `metrics.jsonl` (every evaluation's metrics) and `summary.json` (final metrics, parameter
+    counts, status) in the run directory: the machine-readable record the report reads."""
+
+    def __init__(self, monitor: str = "val/bleu") -> None:
+        self.monitor = monitor
+        self.status = "running"
+        self.best: float | None = None
+        self.extra: dict[str, Any] = {}
+        self._start = time.time()
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.time()
+        self._write_summary(trainer, pl_module)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = self._scalars(trainer, prefix="val/")
+        value = metrics.get(self.monitor)
+        if value is not None and math.isfinite(value) and (self.best is None or value > self.best):
+            self.best = value
+        self._append(trainer, {"step": trainer.global_step, "epoch": trainer.current_epoch, **metrics})
+        self._write_summary(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step % max(trainer.log_every_n_steps, 1) == 0:
+            metrics = self._scalars(trainer, prefix="train/")
+            if metrics:
+                lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
+                self._append(trainer, {"step": trainer.global_step, "epoch": trainer.current_epoch, "lr": lr, **metrics})
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.status == "running":
+            self.status = "completed"
+        self._write_summary(trainer, pl_module)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.extra.update(self._scalars(trainer, prefix="test/"))
+        self._write_summary(trainer, pl_module)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.status = getattr(exception, "run_status", None) or (
+            "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed"
+        )
+        self.extra["error"] = f"{type(exception).__name__}: {exception}"[:2000]
+        self._write_summary(trainer, pl_module)
+
+    # ----------------------------------------------------------------------------------------- helpers
+    @staticmethod
+    def _scalars(trainer: L.Trainer, prefix: str) -> dict[str, float]:
+        out = {}
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith(prefix) and isinstance(value, (torch.Tensor, float, int)):
+                out[key] = float(value)
+        return out
+
+    def _append(self, trainer: L.Trainer, record: dict[str, Any]) -> None:
+        if trainer.is_global_zero:
+            with open(_run_dir(trainer) / "metrics.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+    def _write_summary(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        val = self._scalars(trainer, prefix="val/")
+        summary = {
+            "status": self.status,
+            "global_step": trainer.global_step,
+            "epoch": trainer.current_epoch,
+            "wall_time_s": round(time.time() - self._start, 1),
+            "best_val_bleu": self.best,
+            "last_val": val,
+            "parameters": pl_module.model.parameter_counts(),
+            "bleu_signature": pl_module.bleu_signature,
+            **self.extra,
+        }
+        path = _run_dir(trainer) / "summary.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        tmp.replace(path)

@@ -1,0 +1,91 @@
+"""Corpus-level sacreBLEU and chrF from sufficient statistics summed across batches and DDP ranks.
+
+Corpus BLEU is not the mean of per-batch or per-rank BLEU (PITFALLS.md). Each update extracts sacreBLEU's
+own per-sentence statistics (n-gram matches and totals, hypothesis and reference lengths; character and
+word n-gram counts for chrF), sums them into a torchmetrics state with `dist_reduce_fx="sum"`, and
+`compute()` hands the summed statistics back to sacreBLEU, which computes the score once. The result is
+therefore exactly `sacrebleu.corpus_bleu` over the union of every rank's sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import torch
+from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics.base import Metric as SacreMetric
+from torchmetrics import Metric
+
+
+class SacreStatsMetric(Metric):
+    """A torchmetrics wrapper summing a sacreBLEU metric's sufficient statistics."""
+
+    full_state_update = False
+
+    def __init__(self, metric: SacreMetric, n_stats: int) -> None:
+        super().__init__()
+        self.metric = metric
+        # float64 holds integer counts exactly far beyond any test set's size.
+        self.add_state("stats", default=torch.zeros(n_stats, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("n_sentences", default=torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, hypotheses: Sequence[str], references: Sequence[str]) -> None:
+        if len(hypotheses) != len(references):
+            raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+        if not hypotheses:
+            return
+        per_sentence = self.metric._extract_corpus_statistics(list(hypotheses), [list(references)])
+        summed = torch.tensor(per_sentence, dtype=torch.float64).sum(dim=0)
+        self.stats += summed.to(self.stats.device)
+        self.n_sentences += len(hypotheses)
+
+    def compute_score(self):
+        """The sacreBLEU score object (BLEUScore / CHRFScore) of everything seen so far."""
+        stats = [int(round(x)) for x in self.stats.tolist()]
+        return self.metric._compute_score_from_stats(stats)
+
+    def compute(self) -> torch.Tensor:
+        return torch.tensor(self.compute_score().score, dtype=torch.float64)
+
+    def signature(self) -> str:
+        return str(self.metric.get_signature())
+
+
+class CorpusBLEU(SacreStatsMetric):
+    """sacreBLEU corpus BLEU with its defaults (13a tokenization, exp smoothing, mixed case)."""
+
+    def __init__(self, tokenize: str = "13a", lowercase: bool = False) -> None:
+        bleu = BLEU(tokenize=tokenize, lowercase=lowercase)
+        super().__init__(bleu, n_stats=2 + 2 * bleu.max_ngram_order)
+
+
+class CorpusChrF(SacreStatsMetric):
+    """sacreBLEU chrF (character 6-grams, beta 2)."""
+
+    def __init__(self) -> None:
+        chrf = CHRF()
+        super().__init__(chrf, n_stats=3 * (chrf.char_order + chrf.word_order))
+
+
+_HYPHEN_BETWEEN_WORDS = re.compile(r"(\S)-(\S)")
+
+
+def compound_split(text: str) -> str:
+    """tensor2tensor's compound splitting used for the paper's BLEU: `a-b` -> `a ##AT##-##AT## b`."""
+    return _HYPHEN_BETWEEN_WORDS.sub(r"\1 ##AT##-##AT## \2", text)
+
+
+def paper_style_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Tokenized, compound-split BLEU, for comparison with the paper's Table 2 only.
+
+    The hypotheses and references are tokenized with sacreBLEU's 13a tokenizer (standing in for the Moses
+    tokenizer of the original pipeline), hyphenated compounds are split, and BLEU is computed on the
+    result without further tokenization. Report sacreBLEU as the primary number (PITFALLS.md).
+    """
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+    tokenize = Tokenizer13a()
+    hyps = [compound_split(tokenize(h)) for h in hypotheses]
+    refs = [compound_split(tokenize(r)) for r in references]
+    return BLEU(tokenize="none").corpus_score(hyps, [refs]).score

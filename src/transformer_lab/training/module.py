@@ -1,0 +1,217 @@
+"""`TranslationModule`: the LightningModule around the Transformer. Thin on purpose.
+
+Training: label-smoothed cross-entropy (§5.4), Adam(0.9, 0.98, 1e-9) with the inverse-square-root warmup
+schedule (§5.3). Evaluation: loss, perplexity, and corpus sacreBLEU/chrF over the whole split from
+sufficient statistics summed across DDP ranks, decoding with greedy or beam search as configured.
+Lightning owns the loops, devices, precision, accumulation, clipping and checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.distributed as dist
+from torchmetrics.aggregation import SumMetric
+
+from transformer_lab.model import build_transformer
+from transformer_lab.model.search import beam_search, greedy_search
+from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
+from transformer_lab.training.config import (
+    DecodingConfig,
+    LossConfig,
+    OptimConfig,
+    SearchConfig,
+    dataclass_from_mapping,
+)
+from transformer_lab.training.loss import label_smoothed_loss
+from transformer_lab.training.metrics import CorpusBLEU, CorpusChrF, paper_style_bleu
+from transformer_lab.training.rng import capture_rng_state, restore_rng_state
+from transformer_lab.training.schedule import inverse_sqrt_scheduler
+
+
+def _plain(values: Any) -> Any:
+    """DictConfig/ListConfig -> plain containers, so checkpoints stay `weights_only`-loadable."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(values, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(values, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    return values
+
+
+class TranslationModule(L.LightningModule):
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        optim: Mapping[str, Any] | None = None,
+        loss: Mapping[str, Any] | None = None,
+        decoding: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        model, optim, loss, decoding = (_plain(x) for x in (model, optim, loss, decoding))
+        self.save_hyperparameters({"model": model, "optim": optim, "loss": loss, "decoding": decoding})
+        self.model = build_transformer(model)
+        self.optim_config = dataclass_from_mapping(OptimConfig, optim, "optim")
+        self.loss_config = dataclass_from_mapping(LossConfig, loss, "loss")
+        self.decoding_config = DecodingConfig.from_mapping(decoding)
+        self.pad_id = PAD_ID
+
+        self.eval_bleu = CorpusBLEU()
+        self.eval_chrf = CorpusChrF()
+        self.eval_nll = SumMetric()
+        self.eval_smoothed = SumMetric()
+        self.eval_tokens = SumMetric()
+        self.tokenizer = None  # set by the app / entry points; else taken from the datamodule
+        self._hypotheses: list[tuple[int, str]] = []  # (index in split, hypothesis) seen by this rank
+        self.translations: dict[str, list[str]] = {}  # split -> hypotheses of the last evaluation, in order
+        self.bleu_signature: str = self.eval_bleu.signature()
+        self._pending_rng_state: dict[str, Any] | None = None
+        self.data_config: dict[str, Any] | None = None  # plain data settings, stored for `evaluate`
+
+    # ----------------------------------------------------------------------------------------- training
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        return self.model(src, tgt_in)  # (B, T, V)
+
+    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self.model(batch["src"], batch["tgt_in"])
+        sums = label_smoothed_loss(logits, batch["tgt_out"], self.loss_config.label_smoothing, self.pad_id)
+        n_tokens = sums.n_tokens.clamp(min=1)
+        loss = sums.smoothed / n_tokens
+        batch_size = batch["src"].size(0)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        self.log("train/nll", sums.nll / n_tokens, batch_size=batch_size)
+        self.log("train/tokens", sums.n_tokens.float(), reduce_fx="sum", batch_size=batch_size)
+        return loss
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        cfg = self.optim_config
+        optimizer = torch.optim.Adam(
+            self.parameters(), lr=1.0, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
+        scheduler = inverse_sqrt_scheduler(optimizer, self.model.config.d_model, cfg.warmup_steps, cfg.lr_scale)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # -------------------------------------------------------------------------------------- evaluation
+    def on_validation_epoch_start(self) -> None:
+        self._reset_eval()
+
+    def on_test_epoch_start(self) -> None:
+        self._reset_eval()
+
+    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "valid", self.decoding_config.val)
+
+    def test_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test", self.decoding_config.test)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end("valid", "val")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end("test", "test")
+
+    def _reset_eval(self) -> None:
+        for metric in (self.eval_bleu, self.eval_chrf, self.eval_nll, self.eval_smoothed, self.eval_tokens):
+            metric.reset()
+        self._hypotheses = []
+
+    def _eval_step(self, batch: Mapping[str, torch.Tensor], split: str, search: SearchConfig) -> None:
+        logits = self.model(batch["src"], batch["tgt_in"])
+        sums = label_smoothed_loss(logits, batch["tgt_out"], self.loss_config.label_smoothing, self.pad_id)
+        self.eval_nll.update(sums.nll)
+        self.eval_smoothed.update(sums.smoothed)
+        self.eval_tokens.update(sums.n_tokens.float())
+        if self.trainer.sanity_checking:
+            return  # decoding an untrained model to max length is slow and says nothing
+        hypotheses = self.translate_ids(batch["src"], search)
+        references = self._references(split)
+        indices = batch["index"].tolist()
+        self.eval_bleu.update(hypotheses, [references[i] for i in indices])
+        self.eval_chrf.update(hypotheses, [references[i] for i in indices])
+        self._hypotheses.extend(zip(indices, hypotheses))
+
+    def _eval_epoch_end(self, split: str, prefix: str) -> None:
+        n_tokens = self.eval_tokens.compute().clamp(min=1)  # summed across ranks
+        nll = self.eval_nll.compute() / n_tokens
+        self.log(f"{prefix}/loss", self.eval_smoothed.compute() / n_tokens)
+        self.log(f"{prefix}/nll", nll)
+        self.log(f"{prefix}/ppl", torch.exp(nll.clamp(max=50.0)))
+        if self.trainer.sanity_checking:
+            return
+        bleu, chrf = self.eval_bleu.compute(), self.eval_chrf.compute()
+        self.log(f"{prefix}/bleu", bleu.float(), prog_bar=True)
+        self.log(f"{prefix}/chrf", chrf.float())
+        self.log(f"{prefix}/n_sentences", self.eval_bleu.n_sentences.float())
+        ordered = self._gather_hypotheses()
+        self.translations[split] = ordered
+        if split == "test":
+            self.log(f"{prefix}/paper_bleu", paper_style_bleu(ordered, self._references(split)))
+
+    def _gather_hypotheses(self) -> list[str]:
+        """Every rank's (index, hypothesis) pairs, merged in split order on every rank."""
+        pairs = self._hypotheses
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            gathered: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, pairs)
+            pairs = [pair for part in gathered for pair in part]
+        return [hyp for _, hyp in sorted(pairs)]
+
+    def _references(self, split: str) -> Sequence[str]:
+        return self.trainer.datamodule.split_texts(split)[1]
+
+    # ------------------------------------------------------------------------------------- translation
+    def get_tokenizer(self):
+        if self.tokenizer is None and self._trainer is not None and self.trainer.datamodule is not None:
+            self.tokenizer = self.trainer.datamodule.tokenizer
+        if self.tokenizer is None:
+            raise RuntimeError("TranslationModule has no tokenizer: set module.tokenizer or attach a datamodule")
+        return self.tokenizer
+
+    @torch.no_grad()
+    def search(self, src: torch.Tensor, search: SearchConfig):
+        """src (B, S) -> the search result (token ids (B, L) and scores (B,))."""
+        common = dict(max_len_a=search.max_len_a, max_len_b=search.max_len_b)
+        if search.strategy == "greedy" or search.beam_size == 1:
+            return greedy_search(self.model, src, **common)
+        return beam_search(self.model, src, beam_size=search.beam_size, alpha=search.alpha, **common)
+
+    def translate_ids(self, src: torch.Tensor, search: SearchConfig) -> list[str]:
+        """src (B, S) -> B detokenized hypotheses."""
+        tokens = self.search(src, search).tokens.tolist()
+        tokenizer = self.get_tokenizer()
+        return [tokenizer.decode(ids) for ids in tokens]
+
+    # ------------------------------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # RNG states make a mid-epoch resume continue the same dropout stream (plain tensors/ints only).
+        checkpoint["rng_state"] = capture_rng_state()
+        tokenizer = self.tokenizer
+        if tokenizer is None and self._trainer is not None and self.trainer.datamodule is not None:
+            tokenizer = self.trainer.datamodule.tokenizer
+        if tokenizer is not None:
+            # The tokenizer travels with the weights, so translate/evaluate need only the checkpoint.
+            checkpoint["tokenizer_json"] = tokenizer.to_json()
+        if self.data_config is not None:
+            checkpoint["data_config"] = self.data_config
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._pending_rng_state = checkpoint.get("rng_state")
+        self.data_config = checkpoint.get("data_config", self.data_config)
+        if "tokenizer_json" in checkpoint:
+            from transformer_lab.data import Tokenizer
+
+            self.tokenizer = Tokenizer.from_json(checkpoint["tokenizer_json"])
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Restored here, not in on_load_checkpoint: Lightning draws random numbers between loading and
+        # the first batch (dataloader seeds), which the uninterrupted run drew at the epoch start instead.
+        if self._pending_rng_state is not None:
+            restore_rng_state(self._pending_rng_state)
+            self._pending_rng_state = None
+
+
