@@ -91,8 +91,8 @@ class AttentionMapsCallback(L.Callback):
         hyp = [t for t in hyp if t not in (EOS_ID,) and t != pl_module.pad_id][: self.max_tokens - 1]
         tgt_in = torch.tensor([[BOS_ID] + hyp], device=device)
         _, maps = pl_module.model(src, tgt_in, return_attention=True)
-        src_labels = tokenizer.pieces_of_ids(src_ids)
-        tgt_labels = tokenizer.pieces_of_ids([BOS_ID] + hyp)
+        src_labels = [tokenizer.id_to_piece(i) for i in src_ids]
+        tgt_labels = [tokenizer.id_to_piece(i) for i in [BOS_ID] + hyp]
         return maps, src_labels, tgt_labels
 
 

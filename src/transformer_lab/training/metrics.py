@@ -23,9 +23,10 @@ class SacreStatsMetric(Metric):
 
     full_state_update = False
 
-    def __init__(self, metric: SacreMetric, n_stats: int) -> None:
+    def __init__(self, metric: SacreMetric, n_stats: int, **metric_kwargs) -> None:
         super().__init__()
         self.metric = metric
+        self._metric_kwargs = metric_kwargs
         # float64 holds integer counts exactly far beyond any test set's size.
         self.add_state("stats", default=torch.zeros(n_stats, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("n_sentences", default=torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
@@ -49,7 +50,10 @@ class SacreStatsMetric(Metric):
         return torch.tensor(self.compute_score().score, dtype=torch.float64)
 
     def signature(self) -> str:
-        return str(self.metric.get_signature())
+        # sacreBLEU fills in the reference count when it first scores; score a throwaway copy for that.
+        probe = type(self.metric)(**self._metric_kwargs)
+        probe.corpus_score(["a"], [["a"]])
+        return str(probe.get_signature())
 
 
 class CorpusBLEU(SacreStatsMetric):
@@ -57,7 +61,7 @@ class CorpusBLEU(SacreStatsMetric):
 
     def __init__(self, tokenize: str = "13a", lowercase: bool = False) -> None:
         bleu = BLEU(tokenize=tokenize, lowercase=lowercase)
-        super().__init__(bleu, n_stats=2 + 2 * bleu.max_ngram_order)
+        super().__init__(bleu, n_stats=2 + 2 * bleu.max_ngram_order, tokenize=tokenize, lowercase=lowercase)
 
 
 class CorpusChrF(SacreStatsMetric):
