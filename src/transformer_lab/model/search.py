@@ -160,4 +160,5 @@ def beam_search(
         # cross-attention keys/values are identical for all beams of a sentence: no need to reorder them
         cache.reorder((beam_base + parent).view(-1), include_cross=False)
         inp = tok.view(B * K, 1)
-    return SearchOutput(best_tokens[:, : step + 1], best_score)
+    width = int((best_tokens != pad_id).sum(dim=1).max())  # drop all-pad columns
+    return SearchOutput(best_tokens[:, :width], best_score)
