@@ -1,0 +1,24 @@
+"""Data pipeline: text files -> cleaned pairs -> joint BPE -> binarized cache -> token-bucket batches.
+
+Public API (docs/ARCHITECTURE.md): `TranslationDataModule`, `Tokenizer`, the samplers, the readers and
+`DataError`. Importing this package downloads nothing and imports `datasets` only for `hf` corpora.
+"""
+
+from transformer_lab.data.batching import EvalBatchSampler, TokenBucketBatchSampler
+from transformer_lab.data.builtin import BuiltinCorpus, copy_baseline_bleu
+from transformer_lab.data.cache import DataSettings, prepare
+from transformer_lab.data.cleaning import CleaningReport, normalize_whitespace
+from transformer_lab.data.corpora import Corpus, FilesCorpus, ParallelTextCorpus, build_corpus
+from transformer_lab.data.datamodule import TranslationDataModule
+from transformer_lab.data.dataset import TranslationDataset, make_batch
+from transformer_lab.data.errors import DataError
+from transformer_lab.data.textio import read_lines
+from transformer_lab.data.tokenizer import Tokenizer
+from transformer_lab.data.wmt_formats import read_sgm_pair, read_tsv, read_wmt_xml
+
+__all__ = [
+    "BuiltinCorpus", "CleaningReport", "Corpus", "DataError", "DataSettings", "EvalBatchSampler",
+    "FilesCorpus", "ParallelTextCorpus", "TokenBucketBatchSampler", "Tokenizer", "TranslationDataModule",
+    "TranslationDataset", "build_corpus", "copy_baseline_bleu", "make_batch", "normalize_whitespace",
+    "prepare", "read_lines", "read_sgm_pair", "read_tsv", "read_wmt_xml",
+]

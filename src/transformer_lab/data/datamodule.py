@@ -1,0 +1,184 @@
+"""`TranslationDataModule`: the data config's keys are its constructor arguments."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from transformer_lab.data.batching import EvalBatchSampler, TokenBucketBatchSampler
+from transformer_lab.data.cache import DataSettings, load_manifest, prepare
+from transformer_lab.data.corpora import Corpus, build_corpus
+from transformer_lab.data.dataset import TranslationDataset
+from transformer_lab.data.errors import DataError
+from transformer_lab.data.tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers -> plain dicts/lists (checkpoints stay loadable with weights_only=True)."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+    except ImportError:  # pragma: no cover
+        return value
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+class TranslationDataModule(L.LightningDataModule):
+    """Parallel corpus -> cleaned pairs -> joint BPE -> binarized cache -> token-bucket batches.
+
+    Args:
+        corpus: `builtin` | `parallel_text` | a mapping `{kind: ..., ...}` (see `corpora.py`).
+        dir, src_lang, tgt_lang: for `parallel_text`: DIR/{train,valid,test}.{src_lang,tgt_lang}.
+        vocab_size: joint BPE vocabulary size, special tokens included.
+        min_frequency: minimum pair count for a BPE merge.
+        max_tokens: training tokens per batch per device, padding included, each side.
+        eval_max_tokens: the same for valid/test batches (default: max_tokens).
+        max_length: training pairs with a side over this many subwords are dropped (dev/test never are).
+        max_chars: training pairs with a side over this many characters are dropped before BPE training.
+        max_length_ratio: training pairs whose longer side exceeds ratio x the shorter (subwords) are dropped.
+        cache_dir: where vocabularies and binarized splits are cached.
+        seed: seeds the batch order (seed + epoch).
+        num_workers, pin_memory: DataLoader settings.
+        shuffle: shuffle training batches (turn off only for debugging).
+    """
+
+    def __init__(self, corpus: str | Mapping[str, Any] = "builtin", dir: str | None = None,
+                 src_lang: str | None = None, tgt_lang: str | None = None, vocab_size: int = 8000,
+                 min_frequency: int = 2, max_tokens: int = 4096, eval_max_tokens: int | None = None,
+                 max_length: int = 250, max_chars: int = 1024, max_length_ratio: float = 1.5,
+                 cache_dir: str = "data_cache", seed: int = 0, num_workers: int = 0,
+                 pin_memory: bool = False, shuffle: bool = True) -> None:
+        super().__init__()
+        self.corpus_spec = _plain(corpus)
+        self.dir, self.src_lang, self.tgt_lang = dir, src_lang, tgt_lang
+        self.settings = DataSettings(vocab_size=int(vocab_size), min_frequency=int(min_frequency),
+                                     max_length=int(max_length), max_chars=int(max_chars),
+                                     max_length_ratio=float(max_length_ratio))
+        self.max_tokens = int(max_tokens)
+        self.eval_max_tokens = int(eval_max_tokens or max_tokens)
+        self.cache_dir, self.seed, self.shuffle = cache_dir, int(seed), shuffle
+        self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
+        self._directory: Path | None = None
+        self._datasets: dict[str, TranslationDataset] = {}
+        self._train_sampler: TokenBucketBatchSampler | None = None
+        self._pending_state: dict[str, int] | None = None
+
+    # ---- preparation -------------------------------------------------------------------------------
+    @cached_property
+    def corpus(self) -> Corpus:
+        return build_corpus(self.corpus_spec, self.dir, self.src_lang, self.tgt_lang)
+
+    def prepare_data(self) -> None:
+        """Build (or find) the cache. Idempotent, cheap when cached, safe from several processes."""
+        self._directory = prepare(self.corpus, self.settings, self.cache_dir)
+
+    @property
+    def directory(self) -> Path:
+        if self._directory is None:
+            self.prepare_data()
+        assert self._directory is not None
+        return self._directory
+
+    @cached_property
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer.load(self.directory / "tokenizer.json")
+
+    @property
+    def manifest(self) -> dict:
+        return load_manifest(self.directory)
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in ("train", "valid", "test"):
+            if split not in self._datasets:
+                self._datasets[split] = TranslationDataset(self.directory, split)
+
+    def dataset(self, split: str) -> TranslationDataset:
+        if split not in self._datasets:
+            self.setup()
+        return self._datasets[split]
+
+    @cached_property
+    def _texts(self) -> dict[str, dict[str, list[str]]]:
+        return json.loads((self.directory / "texts.json").read_text(encoding="utf-8"))
+
+    def split_texts(self, split: str) -> tuple[list[str], list[str]]:
+        """(sources, references): cleaned text of `valid` or `test` in file order (= batch["index"])."""
+        if split not in self._texts:
+            raise DataError(f"split_texts: unknown split {split!r}; raw text is kept for 'valid' and 'test'.")
+        return self._texts[split]["src"], self._texts[split]["tgt"]
+
+    # ---- loaders -----------------------------------------------------------------------------------
+    def _replicas(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 1, 0
+        return int(trainer.world_size), int(trainer.global_rank)
+
+    def _loader(self, dataset: TranslationDataset, sampler: Any) -> DataLoader:
+        # batch_size=None: the sampler yields whole batches of indices and dataset[indices] builds the
+        # batch dict in one call (no per-example collate).
+        return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
+                          pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self.dataset("train")
+        replicas, rank = self._replicas()
+        previous = self._train_sampler.state_dict() if self._train_sampler is not None else None
+        sampler = TokenBucketBatchSampler(dataset.src_lengths, dataset.tgt_lengths, self.max_tokens,
+                                          seed=self.seed, num_replicas=replicas, rank=rank, shuffle=self.shuffle)
+        state = self._pending_state or previous
+        if state is not None:
+            sampler.load_state_dict(state)
+        self._pending_state = None
+        self._train_sampler = sampler
+        return self._loader(dataset, sampler)
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        dataset = self.dataset(split)
+        replicas, rank = self._replicas()
+        sampler = EvalBatchSampler(dataset.src_lengths, dataset.tgt_lengths, self.eval_max_tokens,
+                                   num_replicas=replicas, rank=rank)
+        return self._loader(dataset, sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("valid")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
+
+    # ---- resumable state ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, int]:
+        """{"epoch", "batches_consumed"} of the training sampler.
+
+        Attached to a trainer, the consumed count is the fit loop's processed-batch counter: the
+        sampler's own count runs ahead of training by the DataLoader's prefetched batches.
+        """
+        sampler = self._train_sampler
+        if sampler is None:
+            return dict(self._pending_state or {"epoch": 0, "batches_consumed": 0})
+        try:
+            consumed = int(self.trainer.fit_loop.epoch_loop.batch_progress.current.processed)  # type: ignore[union-attr]
+        except AttributeError:
+            return sampler.state_dict()
+        epoch = sampler.active_epoch
+        if consumed >= len(sampler):
+            epoch, consumed = epoch + 1, 0
+        return {"epoch": epoch, "batches_consumed": consumed}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """The next training pass continues with the first batch not consumed before the checkpoint."""
+        state = {"epoch": int(state_dict["epoch"]), "batches_consumed": int(state_dict["batches_consumed"])}
+        if self._train_sampler is not None:
+            self._train_sampler.load_state_dict(state)
+        else:
+            self._pending_state = state
