@@ -5,9 +5,11 @@ tie-breaking, cut greedily into batches whose padded size `batch_size * max_len`
 `max_tokens` on both sides, then the batch order is shuffled from (seed, epoch). The batch *boundaries*
 depend only on the sorted length sequence, which is the same for every tie-breaking, so the number of
 batches is the same in every epoch while the examples sharing a batch still change between epochs.
-Under DDP every rank builds the same global list and takes every `num_replicas`-th batch; the list is
-padded by repeating its first few batches so that all ranks get the same count (ranks with different
-counts hang collectives, Lightning #20404). Nothing is dropped.
+Under DDP every rank builds the same global list and takes every `num_replicas`-th batch. So that all
+ranks get the same count (ranks with different counts hang collectives, Lightning #20404), the last
+`len % num_replicas` batches of the shuffled list are left out of that epoch: fewer than num_replicas
+batches, at random positions that change every epoch, so no example is skipped systematically and the
+ranks stay disjoint. (Only when there are fewer batches than ranks are batches repeated instead.)
 
 Evaluation (`EvalBatchSampler`): longest first (out-of-memory shows at the first batch), every example in
 exactly one batch on exactly one rank; no padding by repetition, which would bias corpus BLEU.
@@ -16,7 +18,6 @@ exactly one batch on exactly one rank; no padding by repetition, which would bia
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -81,7 +82,9 @@ class TokenBucketBatchSampler(Sampler[list[int]]):
         self._cached: tuple[int, list[np.ndarray]] | None = None
 
     def __len__(self) -> int:
-        return math.ceil(len(self.bounds) / self.num_replicas) if self.bounds else 0
+        if not self.bounds:
+            return 0
+        return max(1, len(self.bounds) // self.num_replicas)
 
     def global_batches(self, epoch: int) -> list[np.ndarray]:
         """Every rank's batches of `epoch`, before sharding (identical on all ranks)."""
@@ -100,8 +103,8 @@ class TokenBucketBatchSampler(Sampler[list[int]]):
         if self._cached is None or self._cached[0] != epoch:
             batches = self.global_batches(epoch)
             total = len(self) * self.num_replicas
-            padded = [batches[i % len(batches)] for i in range(total)] if batches else []
-            self._cached = (epoch, padded[self.rank :: self.num_replicas])
+            kept = [batches[i % len(batches)] for i in range(total)] if batches else []  # drop (or repeat)
+            self._cached = (epoch, kept[self.rank :: self.num_replicas])
         return self._cached[1]
 
     def set_epoch(self, epoch: int) -> None:

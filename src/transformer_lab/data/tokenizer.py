@@ -83,6 +83,14 @@ class Tokenizer:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
+    def to_json(self) -> str:
+        """The whole tokenizer as one JSON string (stored inside checkpoints)."""
+        return self._hf.to_str()
+
+    @classmethod
+    def from_json(cls, text: str) -> Tokenizer:
+        return cls(HFTokenizer.from_str(text))
+
     @property
     def vocab_size(self) -> int:
         return self._hf.get_vocab_size()
