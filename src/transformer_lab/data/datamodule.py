@@ -33,6 +33,25 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class ResumableDataLoader(DataLoader):
+    """A DataLoader that Lightning recognizes as resumable (it has state_dict/load_state_dict).
+
+    The state is the data module's (consumed batches, not prefetched ones); Lightning saves it in the
+    checkpoint's loop state and loads it back into the sampler before the resumed epoch starts. Loading
+    it twice (here and through `TranslationDataModule.load_state_dict`) is harmless: it is the same state.
+    """
+
+    def __init__(self, *args: Any, state_owner: "TranslationDataModule", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state_owner = state_owner
+
+    def state_dict(self) -> dict[str, int]:
+        return self._state_owner.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self._state_owner.load_state_dict(state_dict)
+
+
 class TranslationDataModule(L.LightningDataModule):
     """Parallel corpus -> cleaned pairs -> joint BPE -> binarized cache -> token-bucket batches.
 
@@ -141,7 +160,9 @@ class TranslationDataModule(L.LightningDataModule):
             sampler.load_state_dict(state)
         self._pending_state = None
         self._train_sampler = sampler
-        return self._loader(dataset, sampler)
+        return ResumableDataLoader(dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
+                                   pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0,
+                                   state_owner=self)
 
     def _eval_loader(self, split: str) -> DataLoader:
         dataset = self.dataset(split)
