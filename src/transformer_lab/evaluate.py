@@ -17,7 +17,7 @@ def evaluate(cfg: DictConfig) -> dict:
     from hydra.utils import instantiate
 
     from transformer_lab.checkpoints import module_from_checkpoint
-    from transformer_lab.data import TranslationDataModule
+    from transformer_lab.data.datamodule import TranslationDataModule
     from transformer_lab.training.config import SearchConfig, dataclass_from_mapping
     from transformer_lab.training.metrics import paper_style_bleu
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
+import string
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +123,7 @@ def _build_wandb_logger(cfg: DictConfig, logger_cfg: DictConfig, output_dir: Pat
     if run_id is None and id_file.exists():
         run_id = id_file.read_text().strip()
     if run_id is None:
-        import wandb.util
-
-        run_id = wandb.util.generate_id()
+        run_id = new_wandb_run_id()
     if rank_zero_only.rank == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
         id_file.write_text(run_id)
@@ -132,6 +132,11 @@ def _build_wandb_logger(cfg: DictConfig, logger_cfg: DictConfig, output_dir: Pat
     if cfg.get("run_name") is None:
         overrides["name"] = _default_run_name()
     return instantiate(logger_cfg, **overrides)
+
+
+def new_wandb_run_id() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
 
 
 def _default_run_name() -> str | None:

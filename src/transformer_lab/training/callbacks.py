@@ -140,6 +140,7 @@ class RunSummaryCallback(L.Callback):
         self.monitor = monitor
         self.status = "running"
         self.best: float | None = None
+        self.last_val: dict[str, float] = {}
         self.extra: dict[str, Any] = {}
         self._start = time.time()
 
@@ -151,6 +152,7 @@ class RunSummaryCallback(L.Callback):
         if trainer.sanity_checking:
             return
         metrics = self._scalars(trainer, prefix="val/")
+        self.last_val = metrics
         value = metrics.get(self.monitor)
         if value is not None and math.isfinite(value) and (self.best is None or value > self.best):
             self.best = value
@@ -197,14 +199,13 @@ class RunSummaryCallback(L.Callback):
     def _write_summary(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        val = self._scalars(trainer, prefix="val/")
         summary = {
             "status": self.status,
             "global_step": trainer.global_step,
             "epoch": trainer.current_epoch,
             "wall_time_s": round(time.time() - self._start, 1),
             "best_val_bleu": self.best,
-            "last_val": val,
+            "last_val": self.last_val,
             "parameters": pl_module.model.parameter_counts(),
             "bleu_signature": pl_module.bleu_signature,
             **self.extra,

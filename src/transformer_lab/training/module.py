@@ -203,7 +203,7 @@ class TranslationModule(L.LightningModule):
         self._pending_rng_state = checkpoint.get("rng_state")
         self.data_config = checkpoint.get("data_config", self.data_config)
         if "tokenizer_json" in checkpoint:
-            from transformer_lab.data import Tokenizer
+            from transformer_lab.data.tokenizer import Tokenizer
 
             self.tokenizer = Tokenizer.from_json(checkpoint["tokenizer_json"])
 

@@ -1,0 +1,24 @@
+"""Fault injection for exercising failure handling end to end (tests, and users checking their setup).
+
+Enable from the command line, e.g. `+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep
++callbacks.fault.step=5`.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+
+
+class InjectedFault(RuntimeError):
+    pass
+
+
+class RaiseAtStep(L.Callback):
+    """Raises `InjectedFault` when training reaches `step` (optimizer updates) on rank `rank` (-1 = all)."""
+
+    def __init__(self, step: int, rank: int = -1, message: str = "injected fault") -> None:
+        self.step, self.rank, self.message = step, rank, message
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int) -> None:
+        if trainer.global_step >= self.step and self.rank in (-1, trainer.global_rank):
+            raise InjectedFault(f"{self.message} at step {trainer.global_step} on rank {trainer.global_rank}")

@@ -1,0 +1,104 @@
+"""End to end: one short training run on the built-in corpus, then what it leaves behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sacrebleu
+import torch
+from training_helpers import TINY, offline_runs, read_wandb_offline_run, run_cli
+
+STEPS = 30
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("run") / "toy"
+    run_cli("transformer_lab.train", *TINY, f"trainer.max_steps={STEPS}", f"hydra.run.dir={run_dir}",
+            "model.d_model=64", "model.d_ff=128", "optim.lr_scale=3.0")
+    return run_dir
+
+
+def _validations(run_dir: Path) -> list[dict]:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if "val/bleu" in r]
+
+
+def test_run_directory_holds_every_artifact(trained_run):
+    assert (trained_run / ".hydra" / "config.yaml").is_file()
+    assert (trained_run / "checkpoints" / "last.ckpt").is_file()
+    assert list((trained_run / "checkpoints").glob("best-*.ckpt"))
+    assert len(list((trained_run / "checkpoints" / "periodic").glob("*.ckpt"))) == STEPS // 10
+    pngs = list((trained_run / "attention").rglob("*.png"))
+    kinds = {p.name.split("_layer")[0].split("_", 1)[1] for p in pngs}
+    assert kinds == {"encoder_self", "decoder_self", "cross"}
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["global_step"] == STEPS
+    assert "test/bleu" in summary and summary["parameters"]["total"] > 0
+    assert len(_validations(trained_run)) == STEPS // 10
+
+
+def test_every_checkpoint_loads_with_weights_only(trained_run):
+    checkpoints = list((trained_run / "checkpoints").rglob("*.ckpt"))
+    assert len(checkpoints) >= 4
+    for path in checkpoints:
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
+        assert "state_dict" in checkpoint and "tokenizer_json" in checkpoint
+
+
+def test_logged_dev_bleu_is_sacrebleu_over_the_whole_dev_set(trained_run):
+    from transformer_lab.data.datamodule import TranslationDataModule
+    from transformer_lab.checkpoints import module_from_checkpoint
+
+    module, _ = module_from_checkpoint(trained_run / "checkpoints" / "last.ckpt")
+    datamodule = TranslationDataModule(**module.data_config)
+    references = datamodule.split_texts("valid")[1]
+    last = _validations(trained_run)[-1]
+    hypotheses = (trained_run / "translations" / f"valid_step{last['step']:07d}.hyp.txt").read_text().splitlines()
+    assert len(hypotheses) == len(references) == last["val/n_sentences"]
+    assert last["val/bleu"] == pytest.approx(sacrebleu.corpus_bleu(hypotheses, [references]).score, abs=1e-4)
+
+
+def test_wandb_offline_run_has_history_and_config(trained_run):
+    (wandb_dir,) = offline_runs(trained_run)
+    run = read_wandb_offline_run(wandb_dir)
+    keys = set().union(*run["history"])
+    assert {"train/loss", "val/bleu", "val/loss", "test/bleu"} <= keys
+    assert any(k.startswith("lr-") for k in keys)
+    assert any(k.startswith("attention/cross/layer0") for k in keys)
+    assert any(k.startswith("attn_entropy/encoder_self/layer0/head") for k in keys)
+    assert run["config"]["model"]["d_model"] == 64
+    assert run["config"]["parameters"]["total"] > 0
+    assert run["exit_code"] == 0
+    assert run["id"] == (trained_run / "wandb_run_id.txt").read_text().strip()
+
+
+def test_evaluate_reproduces_the_logged_dev_bleu(trained_run, tmp_path):
+    best = next((trained_run / "checkpoints").glob("best-*.ckpt"))
+    step = torch.load(best, weights_only=True)["global_step"]
+    logged = next(r for r in _validations(trained_run) if r["step"] == step)
+    run_cli("transformer_lab.evaluate", f"ckpt={best}", "split=valid", f"hydra.run.dir={tmp_path}",
+            "trainer.enable_progress_bar=false")
+    result = json.loads((tmp_path / "evaluation.json").read_text())
+    assert result["n_sentences"] == logged["val/n_sentences"]
+    assert result["bleu"] == pytest.approx(logged["val/bleu"], abs=1e-4)
+
+
+def test_translate_round_trips_sentences(trained_run):
+    from transformer_lab.data.datamodule import TranslationDataModule
+    from transformer_lab.checkpoints import module_from_checkpoint
+
+    best = next((trained_run / "checkpoints").glob("best-*.ckpt"))
+    module, checkpoint = module_from_checkpoint(best)
+    sources = TranslationDataModule(**module.data_config).split_texts("valid")[0]
+    written = (trained_run / "translations" / f"valid_step{checkpoint['global_step']:07d}.hyp.txt").read_text()
+    expected = written.splitlines()[:5]
+    search = module.decoding_config.val
+    args = ["--max-len-a", str(search.max_len_a), "--max-len-b", str(search.max_len_b)]
+    args += ["--greedy"] if search.strategy == "greedy" else ["--beam-size", str(search.beam_size)]
+    stdin = "\n".join(sources[:2]) + "\n\n" + "\n".join(sources[2:5]) + "\n"  # an empty line in the middle
+    proc = run_cli("transformer_lab.translate", str(best), *args, stdin=stdin)
+    lines = proc.stdout.split("\n")[:-1]
+    assert lines == expected[:2] + [""] + expected[2:5]
