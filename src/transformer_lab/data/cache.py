@@ -10,6 +10,7 @@ the others wait and then read.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -138,8 +139,9 @@ def _encode(tokenizer: Tokenizer, texts: Sequence[str], label: str, progress: bo
     lengths = np.zeros(len(texts), dtype=np.int64)
     for start in _progress(range(0, len(texts), _CHUNK), f"tokenizing {label}", progress):
         encoded = tokenizer.encode_batch(texts[start : start + _CHUNK])
-        lengths[start : start + len(encoded)] = [len(ids) for ids in encoded]
-        chunks.extend(np.asarray(ids, dtype=np.int32) for ids in encoded)
+        chunk_lengths = [len(ids) for ids in encoded]
+        lengths[start : start + len(encoded)] = chunk_lengths
+        chunks.append(np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32, count=sum(chunk_lengths)))
     tokens = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
     return tokens, lengths
 
