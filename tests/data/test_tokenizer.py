@@ -54,3 +54,11 @@ def test_pieces_of_trained_non_ascii_characters_are_whole_characters() -> None:
 def test_vocab_size_respected(tokenizer_and_dev) -> None:
     tokenizer, _ = tokenizer_and_dev
     assert 260 <= tokenizer.vocab_size <= 300
+
+
+def test_json_round_trip_keeps_behaviour(tokenizer_and_dev) -> None:
+    tokenizer, dm = tokenizer_and_dev
+    copy = Tokenizer.from_json(tokenizer.to_json())
+    assert copy.to_json() == tokenizer.to_json()
+    for text in dm.split_texts("valid")[1] + ["<s> literal"]:
+        assert copy.encode(text) == tokenizer.encode(text)

@@ -71,6 +71,15 @@ class Tokenizer:
     def load(cls, path: str | os.PathLike) -> Tokenizer:
         return cls(HFTokenizer.from_file(str(path)))
 
+    @classmethod
+    def from_json(cls, text: str) -> Tokenizer:
+        """Inverse of `to_json` (checkpoints carry the tokenizer as this string)."""
+        return cls(HFTokenizer.from_str(text))
+
+    def to_json(self) -> str:
+        """The whole tokenizer (vocabulary, merges, pre-tokenizer, decoder) as a JSON string."""
+        return self._hf.to_str()
+
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically (temp file in the same directory, then rename)."""
         path = Path(path)
