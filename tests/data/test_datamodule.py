@@ -1,9 +1,10 @@
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 
-from transformer_lab.data import TranslationDataModule
+from transformer_lab.data import DataError, TranslationDataModule
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -35,7 +36,7 @@ def test_batches_match_the_contract(tiny_corpus: Path, tmp_path: Path) -> None:
                 n_tgt = tgt_out.index(EOS_ID)
                 assert tgt_in[1 : n_tgt + 1] == tgt_out[:n_tgt]  # shifted right
                 assert set(tgt_in[n_tgt + 1 :]) <= {PAD_ID} and set(tgt_out[n_tgt + 1 :]) <= {PAD_ID}
-            if loader is not None and batch["src"].shape[0] and loader.dataset.split == "valid":
+            if loader.dataset.split == "valid":
                 for row, index in enumerate(batch["index"].tolist()):  # aligned with split_texts
                     assert tokenizer.decode(batch["src"][row]) == sources[index]
                     assert tokenizer.decode(batch["tgt_out"][row]) == references[index]
@@ -49,10 +50,18 @@ def test_prepare_is_idempotent_and_tokenizer_available_before_setup(tiny_corpus:
     assert dm.directory == first and dm.tokenizer.vocab_size <= 300
 
 
-def fake_trainer(world_size: int, rank: int, processed: int = 0) -> SimpleNamespace:
+def fake_trainer(world_size: int, rank: int, processed: int = 0, distributed_sampler: bool = False) -> SimpleNamespace:
     progress = SimpleNamespace(current=SimpleNamespace(processed=processed))
     return SimpleNamespace(world_size=world_size, global_rank=rank,
+                           _accelerator_connector=SimpleNamespace(use_distributed_sampler=distributed_sampler),
                            fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)))
+
+
+def test_lightning_distributed_sampler_is_refused_under_ddp(tiny_corpus: Path, tmp_path: Path) -> None:
+    dm = make_dm(tiny_corpus, tmp_path / "cache")
+    dm.trainer = fake_trainer(2, 0, distributed_sampler=True)
+    with pytest.raises(DataError, match="trainer.use_distributed_sampler=false"):
+        dm.train_dataloader()
 
 
 def test_ddp_ranks_get_equal_train_batches_and_cover_valid_once(tiny_corpus: Path, tmp_path: Path) -> None:

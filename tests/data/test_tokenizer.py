@@ -62,3 +62,12 @@ def test_json_round_trip_keeps_behaviour(tokenizer_and_dev) -> None:
     assert copy.to_json() == tokenizer.to_json()
     for text in dm.split_texts("valid")[1] + ["<s> literal"]:
         assert copy.encode(text) == tokenizer.encode(text)
+
+
+def test_detokenization_is_exact_on_the_builtin_dev_and_test_sets(tmp_path: Path) -> None:
+    dm = TranslationDataModule({"kind": "builtin", "train_size": 3000, "valid_size": 300, "test_size": 300},
+                               vocab_size=1000, cache_dir=str(tmp_path / "cache"), max_length_ratio=2.5)
+    tokenizer = dm.tokenizer
+    for split in ("valid", "test"):
+        for text in sum(dm.split_texts(split), []):
+            assert tokenizer.decode(tokenizer.encode(text)) == text

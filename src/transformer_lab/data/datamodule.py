@@ -55,6 +55,9 @@ class ResumableDataLoader(DataLoader):
 class TranslationDataModule(L.LightningDataModule):
     """Parallel corpus -> cleaned pairs -> joint BPE -> binarized cache -> token-bucket batches.
 
+    Batches follow docs/ARCHITECTURE.md; `index` is the position in the split as cached (for valid/test:
+    the line number in the file, 0-based; for train: the position after cleaning and filtering).
+
     Args:
         corpus: `builtin` | `parallel_text` | a mapping `{kind: ..., ...}` (see `corpora.py`).
         dir, src_lang, tgt_lang: for `parallel_text`: DIR/{train,valid,test}.{src_lang,tgt_lang}.
@@ -141,7 +144,15 @@ class TranslationDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         if trainer is None:
             return 1, 0
-        return int(trainer.world_size), int(trainer.global_rank)
+        world_size = int(trainer.world_size)
+        connector = getattr(trainer, "_accelerator_connector", None)
+        if world_size > 1 and getattr(connector, "use_distributed_sampler", False):
+            raise DataError(
+                "TranslationDataModule shards its token-bucket batches across ranks itself; Lightning's "
+                "use_distributed_sampler=True would shard them a second time. Set "
+                "`trainer.use_distributed_sampler=false` (conf/trainer/default.yaml does)."
+            )
+        return world_size, int(trainer.global_rank)
 
     def _loader(self, dataset: TranslationDataset, sampler: Any) -> DataLoader:
         # batch_size=None: the sampler yields whole batches of indices and dataset[indices] builds the
