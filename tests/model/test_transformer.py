@@ -24,6 +24,18 @@ def test_decoder_cannot_see_future(norm, scheme):
         assert not torch.allclose(other[:, t + 1], logits[:, t + 1], atol=1e-4)  # the change is visible
 
 
+@pytest.mark.parametrize("scheme", ["sinusoidal", "learned", "none", "rope", "alibi"])
+def test_encoder_order_sensitivity_matches_scheme(scheme):
+    """Without positions the encoder is permutation-equivariant; every positional scheme breaks that."""
+    model = tiny_model("post", scheme)
+    src = source_batch([6])
+    perm = torch.tensor([3, 0, 5, 1, 4, 2, 6])  # shuffle the words, keep eos last
+    memory, _ = model.encode(src)
+    permuted, _ = model.encode(src[:, perm])
+    equivariant = torch.allclose(permuted, memory[:, perm], atol=1e-5)
+    assert equivariant == (scheme == "none")
+
+
 @variant_params
 def test_padding_invariance(norm, scheme):
     model = tiny_model(norm, scheme)
