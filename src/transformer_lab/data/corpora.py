@@ -8,6 +8,7 @@ aligned raw lines, and `fingerprint(split)` returns a key that changes whenever 
     corpus: parallel_text                # DIR/{train,valid,test}.{SRC,TGT}; dir/src_lang/tgt_lang on top
     corpus: {kind: tsv, train: a.tsv, valid: b.tsv, test: c.tsv}
     corpus: {kind: files, train: SPEC, valid: SPEC, test: SPEC}   # per-split format, see FilesCorpus
+            (alias kind: wmt_test_sets, e.g. valid: {format: sgm, src: ..-src.en.sgm, ref: ..-ref.de.sgm})
     corpus: {kind: hf, path: NAME_OR_DIR, name: de-en, splits: {...}}
 """
 
@@ -170,13 +171,13 @@ def build_corpus(spec: str | Mapping[str, Any], dir: str | None = None, src_lang
                              "src_column": options.get("src_column", 0),
                              "tgt_column": options.get("tgt_column", 1)}
         return FilesCorpus(splits, src_lang or "src", tgt_lang or "tgt")
-    if kind == "files":
+    if kind in ("files", "wmt_test_sets"):  # wmt_test_sets: an alias that reads better for sgm/xml specs
         return FilesCorpus(options, src_lang or "src", tgt_lang or "tgt")
     if kind == "hf":
         from transformer_lab.data.hf import HFCorpus
 
         return HFCorpus(src_lang=src_lang, tgt_lang=tgt_lang, **options)
     raise DataError(
-        f"Unknown corpus kind {kind!r}. Use one of: builtin, parallel_text, tsv, files, hf "
+        f"Unknown corpus kind {kind!r}. Use one of: builtin, parallel_text, tsv, files (alias wmt_test_sets), hf "
         f"(see conf/data/*.yaml for examples)."
     )
