@@ -55,6 +55,17 @@ def test_beam_size_one_equals_greedy(norm, scheme):
     torch.testing.assert_close(beam.scores, greedy.scores)
 
 
+def test_beam_size_one_equals_greedy_when_eos_is_often_runner_up():
+    """Tiny vocabulary: eos is often the second-best token, where a beam of 1 must not stop (as greedy)."""
+    src = torch.tensor([[4, 5, EOS_ID, PAD_ID, PAD_ID], [5, 3, 4, 4, EOS_ID], [3, EOS_ID, PAD_ID, PAD_ID, PAD_ID]])
+    for seed in range(8):
+        model = peaky_model(seed)
+        greedy = greedy_search(model, src, max_len_b=3)
+        beam = beam_search(model, src, beam_size=1, max_len_b=3)
+        assert [strip(r) for r in beam.tokens] == [strip(r) for r in greedy.tokens]
+        torch.testing.assert_close(beam.scores, greedy.scores)
+
+
 def test_wide_beam_finds_exhaustive_best():
     alpha, nontrivial = 0.6, 0
     src = torch.tensor([[4, 5, EOS_ID, PAD_ID], [5, 3, 4, EOS_ID]])  # max output lengths 3 and 4 (a=1, b=0)
