@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from model_helpers import VOCAB, source_batch, target_batch, tiny_model, variant_params
-from transformer_lab.model import TransformerConfig, build_transformer
+from transformer_lab.model import TransformerConfig, beam_search, build_transformer
 from transformer_lab.special_tokens import PAD_ID
 
 
@@ -63,6 +63,20 @@ def test_cached_decoding_matches_full_forward(norm, scheme):
     steps.append(model.decode(tgt[:, 3:], memory, src_mask, cache))  # a multi-token chunk after the cache
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
     assert cache.offset == 6
+
+
+@pytest.mark.parametrize("scheme", ["sinusoidal", "learned", "none", "rope", "alibi"])
+def test_half_precision_masks_do_not_overflow(scheme):
+    """fp16 has max ~65504: an additive -1e9 mask would overflow or raise; ours must stay finite and close."""
+    model = tiny_model("post", scheme)
+    src, tgt = source_batch([5, 2]), target_batch(2, 4)
+    reference = model(src, tgt)
+    model.half()
+    for logits in (model(src, tgt), model(src, tgt, return_attention=True)[0]):
+        assert logits.dtype == torch.float16 and torch.isfinite(logits).all()
+        torch.testing.assert_close(logits.float(), reference, atol=0.02, rtol=0.01)
+    out = beam_search(model, src, beam_size=2, max_len_b=4)
+    assert out.scores.dtype == torch.float32 and torch.isfinite(out.scores).all()
 
 
 def test_cache_reorder_selects_batch_rows():

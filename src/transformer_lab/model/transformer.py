@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from torch import Tensor, nn
 
 from transformer_lab.model.attention import LayerCache, padding_mask
+from transformer_lab.model.config import TransformerConfig
 from transformer_lab.model.layers import DecoderLayer, EncoderLayer
 from transformer_lab.model.positional import PositionalScheme
 
@@ -114,6 +115,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.encoder, self.decoder, self.generator = encoder, decoder, generator
         self.pad_id = pad_id
+        self.config: TransformerConfig | None = None  # set by build_transformer (for checkpoints, describe)
 
     def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
         """src (B, S) -> memory (B, S, D) and the source key mask (B, 1, 1, S) (True = real token)."""
