@@ -41,13 +41,18 @@ def max_output_lengths(src: Tensor, pad_id: int, max_len_a: float, max_len_b: in
     return (max_len_a * src_len + max_len_b).long().clamp(min=1)
 
 
-def _forbid(logp: Tensor, force_eos: Tensor, pad_id: int, bos_id: int, eos_id: int) -> Tensor:
-    """logp (..., V); force_eos broadcastable to logp[..., 0]. Never pad/bos; only eos where forced."""
-    V = logp.size(-1)
-    vocab = torch.arange(V, device=logp.device)
-    banned = (vocab == pad_id) | (vocab == bos_id)  # (V,)
-    banned = banned | (force_eos[..., None] & (vocab != eos_id))  # (..., V)
-    return logp.masked_fill(banned, float("-inf"))
+class _TokenRules:
+    """Precomputed vocabulary masks: pad and bos are never generated; only eos where a hypothesis must end."""
+
+    def __init__(self, vocab_size: int, pad_id: int, bos_id: int, eos_id: int, device: torch.device) -> None:
+        vocab = torch.arange(vocab_size, device=device)
+        self.never = (vocab == pad_id) | (vocab == bos_id)  # (V,)
+        self.when_forced = self.never | (vocab != eos_id)  # (V,)
+
+    def apply(self, logp: Tensor, force_eos: Tensor) -> Tensor:
+        """logp (..., V), force_eos (...) bool -> logp with banned tokens at -inf."""
+        banned = torch.where(force_eos[..., None], self.when_forced, self.never)  # (..., V)
+        return logp.masked_fill(banned, float("-inf"))
 
 
 @torch.no_grad()
@@ -71,9 +76,10 @@ def greedy_search(
     lengths = torch.zeros(B, dtype=torch.long, device=device)
     finished = torch.zeros(B, dtype=torch.bool, device=device)
     inp = torch.full((B, 1), bos_id, dtype=torch.long, device=device)
+    rules = _TokenRules(model.generator.out_features, pad_id, bos_id, eos_id, device)
     for step in range(L):
         logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (B, V)
-        logp = _forbid(logits.float().log_softmax(-1), step + 1 >= max_lens, pad_id, bos_id, eos_id)
+        logp = rules.apply(logits.float().log_softmax(-1), step + 1 >= max_lens)
         tok_logp, tok = logp.max(dim=-1)  # (B,), (B,)
         tok = tok.masked_fill(finished, pad_id)
         logprob += tok_logp.masked_fill(finished, 0.0)
@@ -125,12 +131,13 @@ def beam_search(
     beam_base = (rows * K)[:, None]  # (B, 1): flat row of each sentence's first beam
     in_top_k = torch.arange(2 * K, device=device) < K  # (2K,) rank < K
     inp = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
+    V = model.generator.out_features
+    rules = _TokenRules(V, pad_id, bos_id, eos_id, device)
 
     for step in range(L):
         logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (B*K, V)
-        V = logits.size(-1)
         logp = logits.float().log_softmax(-1).view(B, K, V)
-        logp = _forbid(logp, (step + 1 >= max_lens)[:, None], pad_id, bos_id, eos_id)  # (B, K, V)
+        logp = rules.apply(logp, (step + 1 >= max_lens)[:, None].expand(B, K))  # (B, K, V)
         cand = (alive_score[:, :, None] + logp).view(B, K * V)
         n_cand = min(2 * K, K * V)
         top_score, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K), best first
