@@ -79,6 +79,21 @@ def test_half_precision_masks_do_not_overflow(scheme):
     assert out.scores.dtype == torch.float32 and torch.isfinite(out.scores).all()
 
 
+@pytest.mark.parametrize("scheme", ["rope", "alibi"])
+def test_head_dims_independent_of_d_model(scheme):
+    """Table 3 rows A/B: d_k and d_v are free; W^O maps H*d_v back to d_model."""
+    model = tiny_model("post", scheme, d_k=2, d_v=6)  # d_model 16, 4 heads: 16/4 = 4 would be the default
+    attn = model.decoder.layers[0].self_attn
+    assert attn.qkv.weight.shape == (4 * (2 + 2 + 6), 16) and attn.out.weight.shape == (16, 4 * 6)
+    src, tgt = source_batch([4, 2]), target_batch(2, 5)
+    full, maps = model(src, tgt, return_attention=True)
+    memory, src_mask = model.encode(src)
+    cache = model.new_cache()
+    steps = torch.cat([model.decode(tgt[:, t : t + 1], memory, src_mask, cache) for t in range(5)], dim=1)
+    torch.testing.assert_close(steps, full, atol=1e-5, rtol=1e-5)
+    assert maps.cross[0].shape == (2, 4, 5, 5)
+
+
 def test_cache_reorder_selects_batch_rows():
     model = tiny_model("post", "rope")
     src, tgt = source_batch([6, 3, 4]), target_batch(3, 5)
