@@ -5,7 +5,7 @@ Dv value width per head. d_k and d_v are independent of d_model / H (Table 3 row
 
 Mask convention (the only one in the project): boolean masks, True = "may attend", broadcastable to
 (B, H, Tq, Tk) -- the convention of torch.nn.functional.scaled_dot_product_attention. No additive
-large-negative constants anywhere (they overflow in fp16/bf16); where a float bias is needed (ALiBi),
+large-negative constants anywhere (they overflow in fp16); where a float bias is needed (ALiBi),
 disallowed entries are set to -inf, which every float dtype represents exactly.
 Every query row keeps at least one allowed key (a source always holds eos; the decoder sees bos), so
 softmax never sees an all -inf row.
