@@ -1,5 +1,6 @@
 """Config: every impossible setting is refused naming its key; the Hydra files compose and build."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,7 @@ def test_from_mapping_accepts_dictconfig_with_nested_positional():
     parsed = TransformerConfig.from_mapping(cfg)
     assert parsed.positional == PositionalConfig(name="learned", max_len=32)
     assert parsed.d_k == 8 and parsed.head_dim_v == 4
+    assert TransformerConfig.from_mapping(dataclasses.asdict(parsed)) == parsed  # plain-dict round trip (checkpoints)
 
 
 @pytest.mark.parametrize("model_name", MODELS)

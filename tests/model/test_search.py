@@ -81,6 +81,17 @@ def test_wide_beam_finds_exhaustive_best():
     assert nontrivial > 0  # some cases where greedy is not optimal, so the test can tell beam from greedy
 
 
+@pytest.mark.parametrize("search", [greedy_search, beam_search])
+def test_cross_attention_keys_values_computed_once_per_source_batch(search):
+    model = tiny_model("post", "sinusoidal")
+    calls = []
+    for layer in model.decoder.layers:
+        layer.cross_attn.kv.register_forward_hook(lambda module, args, out: calls.append(module))
+    out = search(model, source_batch([5, 3]), max_len_b=6)
+    assert out.tokens.size(1) > 1  # several decoding steps ran ...
+    assert len(calls) == len(model.decoder.layers)  # ... but each layer projected the memory once
+
+
 def test_beam_search_is_batch_independent():
     model = tiny_model("post", "learned")
     with torch.no_grad():
