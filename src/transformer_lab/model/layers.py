@@ -49,8 +49,8 @@ class PostNormResidual(nn.Module):
 class PreNormResidual(nn.Module):
     """x + Dropout(Sublayer(LayerNorm(x))).
 
-    deviation (variant `norm: pre`): Xiong et al. 2020 / tensor2tensor v2 placement; trains without warmup
-    sensitivity. Stacks using it end with a final LayerNorm (see transformer.py).
+    deviation (variant `norm: pre`, not the paper's placement): the later tensor2tensor default; Xiong et al.
+    2020 show it trains stably with little warmup. Stacks using it end with a final LayerNorm (builder.py).
     """
 
     def __init__(self, d_model: int, dropout: float, eps: float) -> None:

@@ -109,6 +109,8 @@ def beam_search(
     2K. Extensions ending in eos that rank within the top K are finished hypotheses, scored with the length
     penalty; the best K extensions not ending in eos stay alive. A sentence is done once it has K finished
     hypotheses (or reaches its maximum length); the search stops when every sentence is done.
+    deviation: tensor2tensor (the paper's code) keeps searching until no alive beam can still beat the best
+    finished one; the rule here (fairseq's) stops a sentence earlier, at K finished hypotheses.
     """
     if beam_size < 1:
         raise ValueError(f"beam_size={beam_size} must be >= 1")
@@ -121,10 +123,10 @@ def beam_search(
     cache = model.new_cache()
 
     alive_tokens = torch.full((B, K, L), pad_id, dtype=torch.long, device=device)
-    alive_score = torch.full((B, K), float("-inf"), device=device)
+    alive_score = torch.full((B, K), float("-inf"), dtype=torch.float32, device=device)
     alive_score[:, 0] = 0.0  # all beams start identical: expand only the first at step 0
     best_tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
-    best_score = torch.full((B,), float("-inf"), device=device)
+    best_score = torch.full((B,), float("-inf"), dtype=torch.float32, device=device)
     n_finished = torch.zeros(B, dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
     rows = torch.arange(B, device=device)
