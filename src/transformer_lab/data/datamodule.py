@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from transformer_lab.data.batching import EvalBatchSampler, TokenBucketBatchSampler
@@ -156,9 +157,12 @@ class TranslationDataModule(L.LightningDataModule):
 
     def _loader(self, dataset: TranslationDataset, sampler: Any) -> DataLoader:
         # batch_size=None: the sampler yields whole batches of indices and dataset[indices] builds the
-        # batch dict in one call (no per-example collate).
+        # batch dict in one call (no per-example collate). A private generator: starting a loader draws
+        # its worker seed from it instead of the global RNG, so a validation pass leaves the training
+        # dropout stream untouched (what makes a mid-epoch resume reproduce the uninterrupted run).
         return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
-                          pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0)
+                          pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0,
+                          generator=torch.Generator().manual_seed(self.seed))
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.dataset("train")

@@ -13,6 +13,7 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -63,6 +64,8 @@ def _train(cfg: DictConfig) -> float | None:
 
     loggers = build_loggers(cfg, output_dir)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    if not loggers:  # LearningRateMonitor refuses to run without a logger; metrics.jsonl keeps the lr anyway
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])] + [AtomicCheckpointIO()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
@@ -217,6 +220,7 @@ def _print_end(trainer: L.Trainer, output_dir: Path, best_bleu: float | None) ->
     for key in ("test/bleu", "test/chrf", "test/paper_bleu"):
         if key in metrics:
             lines.append(f"{key}: {float(metrics[key]):.2f}")
+    lines.append(f"sacreBLEU signature: {trainer.lightning_module.bleu_signature}")
     offline_runs = sorted((output_dir / "wandb").glob("offline-run-*"))
     if offline_runs:
         lines.append(f"W&B ran offline; to upload: wandb sync {offline_runs[-1]}")

@@ -147,6 +147,9 @@ class RunSummaryCallback(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.time()
         self._write_summary(trainer, pl_module)
+        for logger in _wandb_loggers(trainer):
+            if trainer.is_global_zero:
+                logger.experiment.summary["sacrebleu_signature"] = pl_module.bleu_signature
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:

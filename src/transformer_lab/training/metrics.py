@@ -29,7 +29,6 @@ class SacreStatsMetric(Metric):
         self._metric_kwargs = metric_kwargs
         # float64 holds integer counts exactly far beyond any test set's size.
         self.add_state("stats", default=torch.zeros(n_stats, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("n_sentences", default=torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, hypotheses: Sequence[str], references: Sequence[str]) -> None:
         if len(hypotheses) != len(references):
@@ -39,7 +38,6 @@ class SacreStatsMetric(Metric):
         per_sentence = self.metric._extract_corpus_statistics(list(hypotheses), [list(references)])
         summed = torch.tensor(per_sentence, dtype=torch.float64).sum(dim=0)
         self.stats += summed.to(self.stats.device)
-        self.n_sentences += len(hypotheses)
 
     def compute_score(self):
         """The sacreBLEU score object (BLEUScore / CHRFScore) of everything seen so far."""

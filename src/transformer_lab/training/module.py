@@ -66,6 +66,7 @@ class TranslationModule(L.LightningModule):
         self.eval_nll = SumMetric()
         self.eval_smoothed = SumMetric()
         self.eval_tokens = SumMetric()
+        self.eval_sentences = SumMetric()  # read after sync: must equal the split's size under DDP
         self.tokenizer = None  # set by the app / entry points; else taken from the datamodule
         self._hypotheses: list[tuple[int, str]] = []  # (index in split, hypothesis) seen by this rank
         self.translations: dict[str, list[str]] = {}  # split -> hypotheses of the last evaluation, in order
@@ -116,7 +117,9 @@ class TranslationModule(L.LightningModule):
         self._eval_epoch_end("test", "test")
 
     def _reset_eval(self) -> None:
-        for metric in (self.eval_bleu, self.eval_chrf, self.eval_nll, self.eval_smoothed, self.eval_tokens):
+        metrics = (self.eval_bleu, self.eval_chrf, self.eval_nll, self.eval_smoothed, self.eval_tokens,
+                   self.eval_sentences)
+        for metric in metrics:
             metric.reset()
         self._hypotheses = []
 
@@ -133,6 +136,7 @@ class TranslationModule(L.LightningModule):
         indices = batch["index"].tolist()
         self.eval_bleu.update(hypotheses, [references[i] for i in indices])
         self.eval_chrf.update(hypotheses, [references[i] for i in indices])
+        self.eval_sentences.update(torch.tensor(float(len(hypotheses))))
         self._hypotheses.extend(zip(indices, hypotheses))
 
     def _eval_epoch_end(self, split: str, prefix: str) -> None:
@@ -146,7 +150,7 @@ class TranslationModule(L.LightningModule):
         bleu, chrf = self.eval_bleu.compute(), self.eval_chrf.compute()
         self.log(f"{prefix}/bleu", bleu.float(), prog_bar=True)
         self.log(f"{prefix}/chrf", chrf.float())
-        self.log(f"{prefix}/n_sentences", self.eval_bleu.n_sentences.float())
+        self.log(f"{prefix}/n_sentences", self.eval_sentences.compute())
         ordered = self._gather_hypotheses()
         self.translations[split] = ordered
         if split == "test":
