@@ -35,7 +35,7 @@ def compose_train_config(overrides: list[str]) -> DictConfig:
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="describe"):
-        return compose(config_name="train", overrides=overrides)
+        return compose(config_name="train", overrides=overrides, return_hydra_config=True)
 
 
 def _select(cfg: DictConfig, key: str, default: Any = None) -> Any:
@@ -95,7 +95,8 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
     accumulate = trainer.get("accumulate_grad_batches") or 1
     max_tokens = _select(cfg, "data.max_tokens")
     row = _select(cfg, "row")
-    paper = TABLE3.get(row) if "table3" in (_select(cfg, "tags") or []) else None
+    shrunk = _select(cfg, "hydra.runtime.choices.debug") is not None  # debug=tiny: not the paper's model
+    paper = TABLE3.get(row) if "table3" in (_select(cfg, "tags") or []) and not shrunk else None
     return {
         "experiment": _select(cfg, "experiment_name"),
         "row": row,

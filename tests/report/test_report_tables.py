@@ -139,3 +139,33 @@ def test_report_refuses_a_path_that_is_neither_a_directory_nor_a_project(tmp_pat
     with pytest.raises(SystemExit):
         report_main([str(tmp_path / "missing" / "dir")])
     assert "no such directory" in capsys.readouterr().err
+
+
+class _FakeWandbRun:
+    def __init__(self, row, state, bleu, total):
+        self.id, self.name, self.group, self.state = f"id-{row}", f"run-{row}", "table3", state
+        self.tags = ["table3", row]
+        self.config = {"row": row, "tags": self.tags, "model": {"n_layers": 6, "d_model": 512, "d_ff": 2048,
+                       "n_heads": 8, "d_k": None, "d_v": None, "dropout": 0.1, "norm": "post",
+                       "positional": {"name": "sinusoidal"}}, "loss": {"label_smoothing": 0.1},
+                       "trainer": {"max_steps": 100000}, "parameters": {"total": total}}
+        self.summary = {"val/bleu": bleu, "val/ppl": 5.0, "trainer/global_step": 100000}
+
+    def scan_history(self):
+        return [{"trainer/global_step": 50000, "val/bleu": self.summary["val/bleu"] - 1},
+                {"trainer/global_step": 100000, "val/bleu": self.summary["val/bleu"], "train/loss": 2.0}]
+
+
+def test_wandb_runs_become_the_same_report(monkeypatch, tmp_path):
+    import wandb
+
+    class FakeApi:
+        def runs(self, path, filters=None, order=None):
+            assert path == "me/transformer_lab" and filters == {"group": "table3"}
+            return [_FakeWandbRun("A1", "finished", 24.0, 63_000_000), _FakeWandbRun("base", "crashed", 25.0, 63_000_000)]
+
+    monkeypatch.setattr(wandb, "Api", FakeApi)
+    assert report_main(["me/transformer_lab", "--group", "table3", "--out", str(tmp_path), "--no-figures"]) == 0
+    rows = read_csv(tmp_path / "report.csv")
+    assert [(r["row"], r["status"], r["dev_bleu"], r["best_dev_bleu"]) for r in rows] == \
+        [("base", "failed", "25.0", "25.0"), ("A1", "completed", "24.0", "24.0")]
