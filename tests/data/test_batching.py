@@ -120,3 +120,18 @@ def test_eval_gives_every_rank_work_when_there_is_one_batch(replicas: int) -> No
     samplers = [EvalBatchSampler(src, tgt, max_tokens=10_000, num_replicas=replicas, rank=r) for r in range(replicas)]
     assert all(len(s) >= 1 for s in samplers)
     assert sorted(i for s in samplers for b in s for i in b) == [0, 1, 2]
+
+
+def test_fewer_batches_than_ranks_repeats_so_every_rank_gets_one() -> None:
+    src, tgt = np.full(4, 10), np.full(4, 10)
+    samplers = [TokenBucketBatchSampler(src, tgt, max_tokens=10_000, seed=0, num_replicas=3, rank=r) for r in range(3)]
+    assert [len(list(s)) for s in samplers] == [1, 1, 1] == [len(s) for s in samplers]
+
+
+def test_training_shards_leave_out_fewer_batches_than_ranks() -> None:
+    src, tgt = lengths(1000)
+    for replicas in (2, 3, 4):
+        samplers = [TokenBucketBatchSampler(src, tgt, max_tokens=300, seed=0, num_replicas=replicas, rank=r)
+                    for r in range(replicas)]
+        used = sum(len(list(s)) for s in samplers)
+        assert len(samplers[0].bounds) - replicas < used <= len(samplers[0].bounds)
