@@ -13,8 +13,6 @@ softmax never sees an all -inf row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -33,6 +31,17 @@ def causal_mask(q_len: int, k_len: int, device: torch.device) -> Tensor:
     return torch.arange(k_len, device=device)[None, :] <= q_pos[:, None]
 
 
+def explicit_is_faster(q: Tensor, k: Tensor) -> bool:
+    """Whether the written-out attention beats F.scaled_dot_product_attention for these shapes.
+
+    Measured on a 2-core Zen 4 CPU (docs/PERFORMANCE.md): PyTorch's CPU flash kernel has a fixed cost per
+    (batch, head) block that dominates short sequences -- 3.5x slower for one decoding query over 30 keys,
+    4.6x slower forward+backward in bf16 at 30x30 -- and wins only from about 128x128 in fp32. On GPUs the
+    SDPA kernels win at every size.
+    """
+    return q.device.type == "cpu" and (q.size(-2) == 1 or q.size(-2) * k.size(-2) <= 96 * 96)
+
+
 def attend(
     q: Tensor,
     k: Tensor,
@@ -46,8 +55,9 @@ def attend(
     """softmax(q k^T / sqrt(Dk) + bias, masked) v.  q (B,H,Tq,Dk), k (B,H,Tk,Dk), v (B,H,Tk,Dv).
 
     Fast path: F.scaled_dot_product_attention (with `is_causal=True` and no mask when nothing else
-    constrains attention, which allows the flash kernel). Weights path (`need_weights=True`): the same
-    computation written out, also returning the probabilities (B, H, Tq, Tk).
+    constrains attention, which allows the flash kernel). Written-out path (`need_weights=True`, or short
+    sequences on CPU, see `explicit_is_faster`): the same computation, which can also return the
+    probabilities (B, H, Tq, Tk).
     """
     Tq, Tk = q.size(-2), k.size(-2)
     use_is_causal = causal and Tq > 1 and Tq == Tk and mask is None and bias is None
@@ -58,7 +68,7 @@ def attend(
     if bias is not None:
         bias = bias.to(q.dtype)
         attn_mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
-    if not need_weights:
+    if not need_weights and not explicit_is_faster(q, k):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=use_is_causal)
         return out, None
     if use_is_causal:
@@ -69,8 +79,8 @@ def attend(
     elif attn_mask is not None:
         scores = scores + attn_mask
     probs = scores.softmax(dim=-1)
-    out = F.dropout(probs, p=dropout_p) @ v  # (B, H, Tq, Dv)
-    return out, probs
+    out = (F.dropout(probs, p=dropout_p) if dropout_p > 0 else probs) @ v  # (B, H, Tq, Dv)
+    return out, (probs if need_weights else None)
 
 
 def split_heads(x: Tensor, n_heads: int) -> Tensor:
@@ -83,27 +93,64 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(B, T, H * Dh)  # (B, H, T, Dh) -> (B, T, H*Dh)
 
 
-@dataclass
 class LayerCache:
     """Incremental-decoding state of one decoder layer.
 
-    self_k/self_v: (B, H, t, Dk/Dv) keys/values of every target position decoded so far (rotated if RoPE).
+    self_k/self_v: (B, H, t, Dk/Dv) keys/values of every target position decoded so far (rotated if RoPE),
+    views into buffers preallocated for `capacity` positions: a decoding step writes one slot in place
+    instead of copying the whole history (torch.cat), and a beam reorder gathers only the first t slots.
+    The buffers grow by doubling if more positions arrive than `capacity` allows (0 = size on first use).
     cross_k/cross_v: (B, H, S, Dk/Dv) projections of the encoder output, computed once per source batch.
     """
 
-    self_k: Tensor | None = None
-    self_v: Tensor | None = None
-    cross_k: Tensor | None = None
-    cross_v: Tensor | None = None
+    def __init__(self, capacity: int = 0) -> None:
+        self.capacity, self.length = capacity, 0
+        self._k: Tensor | None = None  # (B, H, capacity, Dk)
+        self._v: Tensor | None = None  # (B, H, capacity, Dv)
+        self.cross_k: Tensor | None = None
+        self.cross_v: Tensor | None = None
+
+    @property
+    def self_k(self) -> Tensor | None:
+        return None if self._k is None else self._k[:, :, : self.length]
+
+    @property
+    def self_v(self) -> Tensor | None:
+        return None if self._v is None else self._v[:, :, : self.length]
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Store the keys/values of T new positions, k (B, H, T, Dk); return every position's (B, H, t+T, .)."""
+        end = self.length + k.size(2)
+        if self._k is None or end > self._k.size(2) or self._k.dtype != k.dtype:
+            capacity = max(self.capacity, end, 2 * (0 if self._k is None else self._k.size(2)))
+            self._k, self._v = self._grown(self._k, k, capacity), self._grown(self._v, v, capacity)
+        self._k[:, :, self.length : end] = k
+        self._v[:, :, self.length : end] = v
+        self.length = end
+        return self.self_k, self.self_v
+
+    def _grown(self, old: Tensor | None, new: Tensor, capacity: int) -> Tensor:
+        B, H, _, Dh = new.shape
+        buffer = new.new_empty(B, H, capacity, Dh)
+        if old is not None and self.length:
+            buffer[:, :, : self.length] = old[:, :, : self.length]
+        return buffer
 
     def reorder(self, index: Tensor, include_cross: bool = True) -> None:
         """Select batch rows (beam search). Beams of one sentence share their cross keys/values, so a
         beam reorder that stays within each sentence may skip them (`include_cross=False`)."""
-        names = ("self_k", "self_v", "cross_k", "cross_v") if include_cross else ("self_k", "self_v")
-        for name in names:
-            t = getattr(self, name)
-            if t is not None:
-                setattr(self, name, t.index_select(0, index))
+        if self._k is not None:
+            t = self.length
+            for name in ("_k", "_v"):
+                old = getattr(self, name)
+                new = old.new_empty(index.numel(), *old.shape[1:])
+                if torch.is_grad_enabled() and old.requires_grad:  # out= has no autograd
+                    new[:, :, :t] = old[:, :, :t].index_select(0, index)
+                else:
+                    torch.index_select(old[:, :, :t], 0, index, out=new[:, :, :t])  # only the filled slots
+                setattr(self, name, new)
+        if include_cross and self.cross_k is not None:
+            self.cross_k, self.cross_v = self.cross_k.index_select(0, index), self.cross_v.index_select(0, index)
 
 
 class SelfAttention(nn.Module):
@@ -130,13 +177,10 @@ class SelfAttention(nn.Module):
         H, Dk = self.n_heads, self.d_k
         q, k, v = self.qkv(x).split([H * Dk, H * Dk, H * self.d_v], dim=-1)  # (B, T, H*Dk|H*Dv)
         q, k, v = split_heads(q, H), split_heads(k, H), split_heads(v, H)  # (B, H, T, Dk|Dv)
-        offset = 0 if cache is None or cache.self_k is None else cache.self_k.size(2)
+        offset = 0 if cache is None else cache.length
         q, k = positional.rotate_qk(q, k, offset)
         if cache is not None:
-            if cache.self_k is not None:
-                k = torch.cat([cache.self_k, k], dim=2)  # (B, H, t+T, Dk)
-                v = torch.cat([cache.self_v, v], dim=2)
-            cache.self_k, cache.self_v = k, v
+            k, v = cache.append(k, v)  # (B, H, t+T, Dk|Dv)
         bias = positional.attention_bias(q.size(2), k.size(2), offset, x.device)  # (H, T, t+T) or None
         p = self.attention_dropout if self.training else 0.0
         y, probs = attend(q, k, v, mask, causal, bias, p, need_weights)
@@ -162,9 +206,14 @@ class CrossAttention(nn.Module):
         cache: LayerCache | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        """x (B, T, D), memory (B, S, D), memory_mask (B, 1, 1, S) -> (B, T, D), probs (B, H, T, S)."""
+        """x (B*G, T, D), memory (B, S, D), memory_mask (B, 1, 1, S) -> (B*G, T, D), probs (B*G, H, T, S).
+
+        G >= 1 consecutive query rows share one memory row: beam search passes the K beams of a sentence
+        as adjacent rows against the sentence's memory, unrepeated. Their queries are attended as one
+        sequence of G*T queries, so the memory is projected and read once per sentence, not K times.
+        """
         H = self.n_heads
-        q = split_heads(self.q(x), H)  # (B, H, T, Dk)
+        q = split_heads(self.q(x), H)  # (B*G, H, T, Dk)
         if cache is not None and cache.cross_k is not None:
             k, v = cache.cross_k, cache.cross_v
         else:
@@ -172,7 +221,18 @@ class CrossAttention(nn.Module):
             k, v = split_heads(k, H), split_heads(v, H)  # (B, H, S, Dk|Dv)
             if cache is not None:
                 cache.cross_k, cache.cross_v = k, v
+        BG, _, T, _ = q.shape
+        B = k.size(0)
+        if BG % B:
+            raise ValueError(f"cross-attention got {BG} query rows for {B} memory rows; need a multiple")
+        G = BG // B
+        if G > 1:
+            q = q.view(B, G, H, T, -1).transpose(1, 2).reshape(B, H, G * T, -1)  # (B, H, G*T, Dk)
         # deviation: no positional hook here (see positional.py) -- cross-attention is position-free
         p = self.attention_dropout if self.training else 0.0
-        y, probs = attend(q, k, v, memory_mask, False, None, p, need_weights)
+        y, probs = attend(q, k, v, memory_mask, False, None, p, need_weights)  # (B, H, G*T, Dv)
+        if G > 1:
+            y = y.view(B, H, G, T, -1).transpose(1, 2).reshape(BG, H, T, -1)  # (B*G, H, T, Dv)
+            if probs is not None:
+                probs = probs.view(B, H, G, T, -1).transpose(1, 2).reshape(BG, H, T, -1)  # (B*G, H, T, S)
         return self.out(merge_heads(y)), probs

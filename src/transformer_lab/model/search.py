@@ -7,9 +7,11 @@ Conventions shared by both searches:
   - |Y| counts the generated tokens including eos; score = sum log p(y) / ((5 + |Y|) / 6) ** alpha;
   - per-sentence maximum output length = floor(max_len_a * src_len + max_len_b), src_len = non-pad source
     tokens (including the source eos); at that length eos is forced;
-  - pad and bos are never generated;
+  - pad and bos are never generated; eos is not generated before `min_len` tokens (0 = no minimum; the
+    benchmark sets min_len = max length to force every output to one length, like `min_new_tokens`);
   - log-probabilities are accumulated in float32 whatever the autocast dtype.
-Both run the decoder incrementally (one token per step, DecoderCache), vectorized over batch x beam.
+Both run the decoder incrementally (one token per step, DecoderCache preallocated for the longest output),
+vectorized over batch x beam; beam search keeps one memory row per sentence (its K beams are adjacent rows).
 Call `model.eval()` first; the searches do not change the model's mode.
 """
 
@@ -42,16 +44,22 @@ def max_output_lengths(src: Tensor, pad_id: int, max_len_a: float, max_len_b: in
 
 
 class _TokenRules:
-    """Precomputed vocabulary masks: pad and bos are never generated; only eos where a hypothesis must end."""
+    """Precomputed vocabulary masks: pad and bos are never generated; only eos where a hypothesis must end;
+    no eos before `min_len` generated tokens."""
 
-    def __init__(self, vocab_size: int, pad_id: int, bos_id: int, eos_id: int, device: torch.device) -> None:
+    def __init__(
+        self, vocab_size: int, pad_id: int, bos_id: int, eos_id: int, min_len: int, device: torch.device
+    ) -> None:
         vocab = torch.arange(vocab_size, device=device)
         self.never = (vocab == pad_id) | (vocab == bos_id)  # (V,)
         self.when_forced = self.never | (vocab != eos_id)  # (V,)
+        self.too_short = self.never | (vocab == eos_id)  # (V,)
+        self.min_len = min_len
 
-    def apply(self, logp: Tensor, force_eos: Tensor) -> Tensor:
-        """logp (..., V), force_eos (...) bool -> logp with banned tokens at -inf."""
-        banned = torch.where(force_eos[..., None], self.when_forced, self.never)  # (..., V)
+    def apply(self, logp: Tensor, step: int, force_eos: Tensor) -> Tensor:
+        """logp (..., V) of generated token number step+1, force_eos (...) bool -> banned tokens at -inf."""
+        never = self.too_short if step + 1 < self.min_len else self.never
+        banned = torch.where(force_eos[..., None], self.when_forced, never)  # (..., V)
         return logp.masked_fill(banned, float("-inf"))
 
 
@@ -64,22 +72,23 @@ def greedy_search(
     alpha: float = 0.6,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
+    min_len: int = 0,
 ) -> SearchOutput:
     """src (B, S) -> the argmax continuation of every sentence."""
     pad_id, B, device = model.pad_id, src.size(0), src.device
     memory, src_mask = model.encode(src)
     max_lens = max_output_lengths(src, pad_id, max_len_a, max_len_b)
     L = int(max_lens.max())  # one host sync per call
-    cache = model.new_cache()
+    cache = model.new_cache(capacity=L)
     tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
     logprob = torch.zeros(B, dtype=torch.float32, device=device)
     lengths = torch.zeros(B, dtype=torch.long, device=device)
     finished = torch.zeros(B, dtype=torch.bool, device=device)
     inp = torch.full((B, 1), bos_id, dtype=torch.long, device=device)
-    rules = _TokenRules(model.generator.out_features, pad_id, bos_id, eos_id, device)
+    rules = _TokenRules(model.generator.out_features, pad_id, bos_id, eos_id, min_len, device)
     for step in range(L):
         logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (B, V)
-        logp = rules.apply(logits.float().log_softmax(-1), step + 1 >= max_lens)
+        logp = rules.apply(logits.float().log_softmax(-1), step, step + 1 >= max_lens)
         tok_logp, tok = logp.max(dim=-1)  # (B,), (B,)
         tok = tok.masked_fill(finished, pad_id)
         logprob += tok_logp.masked_fill(finished, 0.0)
@@ -102,6 +111,7 @@ def beam_search(
     max_len_b: int = 50,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
+    min_len: int = 0,
 ) -> SearchOutput:
     """src (B, S) -> the best finished hypothesis per sentence (fairseq-style beam search).
 
@@ -118,9 +128,9 @@ def beam_search(
     memory, src_mask = model.encode(src)
     max_lens = max_output_lengths(src, pad_id, max_len_a, max_len_b)
     L = int(max_lens.max())  # one host sync per call
-    memory = memory.repeat_interleave(K, dim=0)  # (B*K, S, D): beams of a sentence are adjacent rows
-    src_mask = src_mask.repeat_interleave(K, dim=0)  # (B*K, 1, 1, S)
-    cache = model.new_cache()
+    # memory (B, S, D) stays unrepeated: the decoder's B*K rows are the K beams of each sentence, adjacent,
+    # and cross-attention reads each sentence's memory once for all of them (CrossAttention)
+    cache = model.new_cache(capacity=L)
 
     alive_tokens = torch.full((B, K, L), pad_id, dtype=torch.long, device=device)
     alive_score = torch.full((B, K), float("-inf"), dtype=torch.float32, device=device)
@@ -134,12 +144,12 @@ def beam_search(
     in_top_k = torch.arange(2 * K, device=device) < K  # (2K,) rank < K
     inp = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
     V = model.generator.out_features
-    rules = _TokenRules(V, pad_id, bos_id, eos_id, device)
+    rules = _TokenRules(V, pad_id, bos_id, eos_id, min_len, device)
 
     for step in range(L):
         logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (B*K, V)
         logp = logits.float().log_softmax(-1).view(B, K, V)
-        logp = rules.apply(logp, (step + 1 >= max_lens)[:, None].expand(B, K))  # (B, K, V)
+        logp = rules.apply(logp, step, (step + 1 >= max_lens)[:, None].expand(B, K))  # (B, K, V)
         cand = (alive_score[:, :, None] + logp).view(B, K * V)
         n_cand = min(2 * K, K * V)
         top_score, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K), best first

@@ -36,8 +36,7 @@ class DecoderCache:
     @property
     def offset(self) -> int:
         """Number of target positions already decoded (the position of the next input token)."""
-        k = self.layers[0].self_k
-        return 0 if k is None else k.size(2)
+        return self.layers[0].length
 
     def reorder(self, index: Tensor, include_cross: bool = True) -> None:
         """index (B',) of batch rows to keep/repeat, e.g. the parent beam of every surviving hypothesis."""
@@ -123,12 +122,14 @@ class Transformer(nn.Module):
         memory, _ = self.encoder(src, src_mask)
         return memory, src_mask
 
-    def new_cache(self) -> DecoderCache:
-        """An empty cache; cross-attention keys/values are filled by the first `decode` call that uses it."""
-        return DecoderCache([LayerCache() for _ in self.decoder.layers])
+    def new_cache(self, capacity: int = 0) -> DecoderCache:
+        """An empty cache with room for `capacity` target positions (it grows if needed); cross-attention
+        keys/values are filled by the first `decode` call that uses it."""
+        return DecoderCache([LayerCache(capacity) for _ in self.decoder.layers])
 
     def decode(self, tgt: Tensor, memory: Tensor, src_mask: Tensor, cache: DecoderCache | None = None) -> Tensor:
-        """tgt (B, T) -> logits (B, T, V). With a cache, `tgt` holds only positions cache.offset onwards
+        """tgt (B*G, T) -> logits (B*G, T, V) for memory (B, S, D): G >= 1 consecutive rows (beams) share
+        one source (see CrossAttention). With a cache, `tgt` holds only positions cache.offset onwards
         (usually one token per step), and the cache is updated in place."""
         hidden, _, _ = self.decoder(tgt, memory, src_mask, cache)
         return self.generator(hidden)
