@@ -26,9 +26,12 @@ def bleu_per_row(records: list[RunRecord], path: Path) -> Path:
     bars = ax.bar(x, ours, color=["tab:blue" if r.status == "completed" else "tab:gray" for r in ordered],
                   label="ours (dev, last evaluation)")
     for bar, record in zip(bars, ordered):
+        top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
         if record.status != "completed":  # failed runs stay visible, labeled
-            ax.annotate(record.status.split(" ")[0], (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha="center", va="bottom", fontsize=7, color="tab:red", rotation=90)
+            ax.annotate(record.status.split(" ")[0], top, ha="center", va="bottom", fontsize=7, color="tab:red",
+                        rotation=90)
+        elif record.dev_bleu is not None:
+            ax.annotate(f"{record.dev_bleu:.1f}", top, ha="center", va="bottom", fontsize=7)
     paper = [(i, paper_row(r).bleu) for i, r in enumerate(ordered) if paper_row(r)]
     if paper:
         ax.scatter([i for i, _ in paper], [b for _, b in paper], marker="_", s=300, color="tab:orange",
