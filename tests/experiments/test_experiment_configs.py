@@ -67,13 +67,15 @@ def test_every_experiment_composes_and_instantiates(experiment, tmp_path):
 
 
 @pytest.mark.parametrize("experiment", ALL_EXPERIMENTS)
-def test_debug_tiny_shrinks_every_experiment_to_a_cpu_run(experiment):
-    cfg = compose_train(f"experiment={experiment}", "debug=tiny")
+def test_debug_tiny_shrinks_every_experiment_to_a_cpu_run(experiment, tmp_path):
+    cfg = compose_train(f"experiment={experiment}", "debug=tiny", f"paths.output_dir={tmp_path}")
     assert cfg.trainer.accelerator == "cpu" and cfg.trainer.devices == 1 and cfg.trainer.max_steps <= 20
     assert cfg.data.corpus.kind == "builtin"
     model = OmegaConf.to_container(cfg.model, resolve=True)
     model["vocab_size"] = cfg.data.vocab_size
     assert count_parameters(model)["total"] < 1_000_000
+    trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False, enable_model_summary=False)
+    assert trainer.max_steps == cfg.trainer.max_steps and trainer.accumulate_grad_batches == 1
 
 
 def test_debug_tiny_keeps_table3_rows_distinguishable():
