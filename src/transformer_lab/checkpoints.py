@@ -27,12 +27,26 @@ def module_from_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -
             f"{path} is not a transformer_lab checkpoint (missing {', '.join(missing)})"
         )
     hparams = checkpoint["hyper_parameters"]
-    module = TranslationModule(**{k: hparams.get(k) for k in ("model", "optim", "loss", "decoding")})
+    for section, values in (("hyper_parameters", hparams), ("data_config", checkpoint.get("data_config") or {})):
+        if _mentions_target(values):
+            raise CheckpointContentError(
+                f"{path}: `{section}` names a `_target_`; code references are only taken from the project's "
+                "config tree and your own overrides, never from checkpoints. Refusing to load it."
+            )
+    module = TranslationModule(**{k: hparams.get(k) for k in ("model", "optim", "loss", "decoding", "nonfinite")})
     module.load_state_dict(checkpoint["state_dict"])
     module.on_load_checkpoint(checkpoint)
     module._pending_rng_state = None  # not training
     module.eval()
     return module, checkpoint
+
+
+def _mentions_target(values: Any) -> bool:
+    if isinstance(values, dict):
+        return "_target_" in values or any(_mentions_target(v) for v in values.values())
+    if isinstance(values, (list, tuple)):
+        return any(_mentions_target(v) for v in values)
+    return False
 
 
 def average_state_dicts(state_dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -17,7 +18,14 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from transformer_lab.training.checkpoint_io import AtomicCheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from transformer_lab.training.checkpoint_io import (
+    AtomicCheckpointIO,
+    ensure_writable_directory,
+    load_checkpoint_file,
+)
+from transformer_lab.training.preemption import PREEMPTED_EXIT_CODE
 from transformer_lab.training.module import TranslationModule
 from transformer_lab.training.wandb_setup import finish_wandb_run, resolve_wandb_mode
 
@@ -40,8 +48,12 @@ def run_training(cfg: DictConfig) -> float | None:
     environment = dict(os.environ)
     try:
         result = _train(cfg)
-    except BaseException:
+    except SIGTERMException:
+        finish_wandb_run(exit_code=PREEMPTED_EXIT_CODE)
+        raise SystemExit(PREEMPTED_EXIT_CODE) from None
+    except BaseException as error:
         finish_wandb_run(exit_code=1)
+        write_failure_summary(Path(cfg.paths.output_dir), error)
         raise
     else:
         finish_wandb_run(exit_code=0)
@@ -49,6 +61,16 @@ def run_training(cfg: DictConfig) -> float | None:
     finally:
         os.environ.clear()
         os.environ.update(environment)
+
+
+def write_failure_summary(output_dir: Path, error: BaseException) -> None:
+    """A job that failed before the trainer could record it still leaves a summary (sweeps list it)."""
+    path = output_dir / "summary.json"
+    if rank_zero_only.rank != 0 or path.exists():
+        return
+    status = getattr(error, "run_status", "failed")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"status": status, "error": f"{type(error).__name__}: {error}"[:2000]}, indent=2))
 
 
 def _train(cfg: DictConfig) -> float | None:
@@ -69,6 +91,12 @@ def _train(cfg: DictConfig) -> float | None:
     plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])] + [AtomicCheckpointIO()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
+    for callback in trainer.checkpoint_callbacks:
+        ensure_writable_directory(Path(callback.dirpath))
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, output_dir) if cfg.fit else None
+    if ckpt_path is not None:
+        check_resume_compatible(ckpt_path, module)
+
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["parameters"] = module.model.parameter_counts()
     for logger in trainer.loggers:
@@ -76,8 +104,7 @@ def _train(cfg: DictConfig) -> float | None:
     _print_start(trainer, module, output_dir)
 
     if cfg.fit:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.ckpt_path, output_dir),
-                    weights_only=True)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     if cfg.test:
         best = _best_checkpoint(trainer)
         trainer.test(module, datamodule=datamodule, ckpt_path=best, weights_only=True)
@@ -100,6 +127,7 @@ def build_module(cfg: DictConfig, vocab_size: int) -> TranslationModule:
         optim=OmegaConf.to_container(cfg.optim, resolve=True),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
         decoding=OmegaConf.to_container(cfg.decoding, resolve=True),
+        nonfinite=OmegaConf.to_container(cfg.nonfinite, resolve=True),
     )
 
 
@@ -150,10 +178,12 @@ def _default_run_name() -> str | None:
     return ",".join(overrides)[:120] or hydra_cfg.job.name
 
 
-def refuse_multirun_with_spawning_ddp(cfg: DictConfig) -> None:
+def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool | None = None) -> None:
     """Hydra multirun + DDP where Lightning starts the ranks by re-running sys.argv does not work
     (PITFALLS.md: children start sweeps of their own or hang). Refuse it before any process starts."""
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+    if multirun is None:
+        multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if not multirun:
         return
     strategy = cfg.trainer.get("strategy")
     target = strategy.get("_target_", "") if isinstance(strategy, DictConfig) else str(strategy or "")
@@ -170,8 +200,15 @@ def refuse_multirun_with_spawning_ddp(cfg: DictConfig) -> None:
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
-    """`last` means <run dir>/checkpoints/last.ckpt, not the newest file by modification time."""
+    """`last` means <run dir>/checkpoints/last.ckpt, not the newest file by modification time; `auto` (the
+    default) resumes from it when it exists, so relaunching a preempted command in its run directory resumes."""
     if ckpt_path is None:
+        return None
+    if ckpt_path == "auto":
+        path = output_dir / "checkpoints" / "last.ckpt"
+        if path.is_file():
+            log.info("resuming from %s (ckpt_path=auto; ckpt_path=null starts over)", path)
+            return str(path)
         return None
     if ckpt_path == "last":
         path = output_dir / "checkpoints" / "last.ckpt"
@@ -184,6 +221,30 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
     if not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
     return ckpt_path
+
+
+def check_resume_compatible(ckpt_path: str, module: TranslationModule) -> None:
+    """Resuming with a different model or data fails here with the differing keys named, instead of a
+    shape-mismatch traceback from deep inside `load_state_dict` (or silently training on other data)."""
+    checkpoint = load_checkpoint_file(ckpt_path)
+    saved = {"model": checkpoint.get("hyper_parameters", {}).get("model", {}), "data": checkpoint.get("data_config", {})}
+    current = {"model": module.hparams["model"], "data": module.data_config or {}}
+    differences = [
+        f"{section}.{key}: {saved[section].get(key)!r} in the checkpoint, {current[section].get(key)!r} now"
+        for section in ("model", "data")
+        for key in sorted(set(saved[section]) | set(current[section]))
+        if key not in RESUMABLE_DATA_KEYS and saved[section].get(key) != current[section].get(key)
+    ]
+    if differences:
+        raise ConfigError(
+            f"cannot resume from {ckpt_path}: the configuration differs from the one it was trained with:\n  "
+            + "\n  ".join(differences)
+            + "\nResume with the original settings, or start a new run (ckpt_path=null or a new hydra.run.dir)."
+        )
+
+
+# Data settings that may change between the interrupted run and its resumption (they don't change the data).
+RESUMABLE_DATA_KEYS = frozenset({"num_workers", "pin_memory", "cache_dir"})
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str | None:

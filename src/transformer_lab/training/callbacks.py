@@ -12,6 +12,7 @@ import lightning as L
 import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from transformer_lab.special_tokens import BOS_ID, EOS_ID
 from transformer_lab.training.attention_plots import attention_entropy, plot_attention_heads
@@ -52,7 +53,7 @@ class AttentionMapsCallback(L.Callback):
         out_dir = _run_dir(trainer) / "attention" / f"step{trainer.global_step:07d}"
         out_dir.mkdir(parents=True, exist_ok=True)
         entropies: dict[tuple[str, int], list[torch.Tensor]] = {}  # (kind, layer) -> per sentence (H,)
-        images: dict[str, list[str]] = {}
+        images: dict[str, str] = {}  # one W&B key per (kind, layer, sentence): sizes differ per sentence
         was_training = pl_module.training
         pl_module.eval()
         try:
@@ -67,7 +68,7 @@ class AttentionMapsCallback(L.Callback):
                         path = out_dir / f"s{sid}_{kind}_layer{layer}.png"
                         fig.savefig(path, dpi=80)
                         plt.close(fig)
-                        images.setdefault(f"attention/{kind}/layer{layer}", []).append(str(path))
+                        images[f"attention/{kind}/layer{layer}/sentence{sid}"] = str(path)
         finally:
             pl_module.train(was_training)
         scalars = {
@@ -78,9 +79,8 @@ class AttentionMapsCallback(L.Callback):
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=trainer.global_step)
         for logger in _wandb_loggers(trainer):
-            for key, paths in images.items():
-                logger.log_image(key=key, images=paths, step=trainer.global_step,
-                                 caption=[f"sentence {i}" for i in range(len(paths))])
+            for key, path in images.items():
+                logger.log_image(key=key, images=[path], step=trainer.global_step)
 
     @torch.no_grad()
     def _attention_for(self, pl_module, tokenizer, source: str):
@@ -179,9 +179,14 @@ class RunSummaryCallback(L.Callback):
         self._write_summary(trainer, pl_module)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        self.status = getattr(exception, "run_status", None) or (
-            "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed"
-        )
+        if getattr(exception, "run_status", None):
+            self.status = exception.run_status
+        elif isinstance(exception, SIGTERMException):
+            self.status = "preempted"
+        elif isinstance(exception, KeyboardInterrupt):
+            self.status = "interrupted"
+        else:
+            self.status = "failed"
         self.extra["error"] = f"{type(exception).__name__}: {exception}"[:2000]
         self._write_summary(trainer, pl_module)
 

@@ -22,6 +22,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         target = Path(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(target.parent, target.name)
             fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         except OSError as error:
             raise OSError(
@@ -40,6 +41,35 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: str | os.PathLike, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
         return load_checkpoint_file(path, map_location=map_location)
+
+
+def _temporary_pattern(name: str = "*") -> str:
+    return f".{name}.*.tmp"
+
+
+def remove_stale_temporaries(directory: Path, name: str = "*") -> list[Path]:
+    """Deletes temporary files a killed writer left in `directory` (only this module's own pattern)."""
+    removed = []
+    for stale in Path(directory).glob(_temporary_pattern(name)):
+        stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
+
+
+def ensure_writable_directory(directory: Path, what: str = "checkpoints") -> None:
+    """Fails before training, not hours later at the first save, when `directory` cannot take files."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(directory)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise OSError(
+            f"cannot write {what} to {directory}: {error}. Training stops here rather than run without "
+            "checkpoints; choose a writable place with hydra.run.dir=... (or paths.log_dir=...)."
+        ) from error
 
 
 class UnsafeCheckpointError(RuntimeError):

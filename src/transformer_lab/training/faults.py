@@ -22,3 +22,15 @@ class RaiseAtStep(L.Callback):
     def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int) -> None:
         if trainer.global_step >= self.step and self.rank in (-1, trainer.global_rank):
             raise InjectedFault(f"{self.message} at step {trainer.global_step} on rank {trainer.global_rank}")
+
+
+class NonFiniteGradientsAtSteps(L.Callback):
+    """Poisons one gradient with NaN after backward at the given optimizer steps (on `rank`, -1 = all)."""
+
+    def __init__(self, steps: list[int], rank: int = -1) -> None:
+        self.steps, self.rank = set(steps), rank
+
+    def on_after_backward(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.global_step in self.steps and self.rank in (-1, trainer.global_rank):
+            parameter = next(p for p in pl_module.parameters() if p.grad is not None)
+            parameter.grad.view(-1)[0] = float("nan")

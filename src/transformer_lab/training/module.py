@@ -9,6 +9,7 @@ Lightning owns the loops, devices, precision, accumulation, clipping and checkpo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -27,6 +28,7 @@ from transformer_lab.training.config import (
     dataclass_from_mapping,
 )
 from transformer_lab.training.loss import label_smoothed_loss
+from transformer_lab.training.nonfinite import NonFiniteConfig, NonFiniteGuard
 from transformer_lab.training.metrics import CorpusBLEU, CorpusChrF, paper_style_bleu
 from transformer_lab.training.rng import capture_rng_state, restore_rng_state
 from transformer_lab.training.schedule import inverse_sqrt_scheduler
@@ -51,14 +53,18 @@ class TranslationModule(L.LightningModule):
         optim: Mapping[str, Any] | None = None,
         loss: Mapping[str, Any] | None = None,
         decoding: Mapping[str, Any] | None = None,
+        nonfinite: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        model, optim, loss, decoding = (_plain(x) for x in (model, optim, loss, decoding))
-        self.save_hyperparameters({"model": model, "optim": optim, "loss": loss, "decoding": decoding})
+        model, optim, loss, decoding, nonfinite = (_plain(x) for x in (model, optim, loss, decoding, nonfinite))
+        self.save_hyperparameters(
+            {"model": model, "optim": optim, "loss": loss, "decoding": decoding, "nonfinite": nonfinite}
+        )
         self.model = build_transformer(model)
         self.optim_config = dataclass_from_mapping(OptimConfig, optim, "optim")
         self.loss_config = dataclass_from_mapping(LossConfig, loss, "loss")
         self.decoding_config = DecodingConfig.from_mapping(decoding)
+        self.nonfinite_guard = NonFiniteGuard(dataclass_from_mapping(NonFiniteConfig, nonfinite, "nonfinite"))
         self.pad_id = PAD_ID
 
         self.eval_bleu = CorpusBLEU()
@@ -88,6 +94,16 @@ class TranslationModule(L.LightningModule):
         self.log("train/nll", sums.nll / n_tokens, batch_size=batch_size)
         self.log("train/tokens", sums.n_tokens.float(), reduce_fx="sum", batch_size=batch_size)
         return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Gradients are already reduced across ranks here; the guard's decision is reduced as well.
+        last = Path(self.trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+        applied = self.nonfinite_guard.check(
+            [p for p in self.parameters() if p.requires_grad], self.trainer.global_step,
+            str(last) if last.is_file() else None,
+        )
+        if not applied:
+            self.log("train/skipped_updates", float(self.nonfinite_guard.skipped_total))
 
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.optim_config
