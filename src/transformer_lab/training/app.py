@@ -281,6 +281,12 @@ def _print_end(trainer: L.Trainer, output_dir: Path, best_bleu: float | None) ->
     for key in ("test/bleu", "test/chrf", "test/paper_bleu"):
         if key in metrics:
             lines.append(f"{key}: {float(metrics[key]):.2f}")
+    if "test/bleu" in metrics and trainer.datamodule is not None:
+        import sacrebleu
+
+        sources, references = trainer.datamodule.split_texts("test")
+        copy = sacrebleu.corpus_bleu(sources, [references]).score
+        lines.append(f"copy-the-source baseline test BLEU: {copy:.2f}")
     lines.append(f"sacreBLEU signature: {trainer.lightning_module.bleu_signature}")
     offline_runs = sorted((output_dir / "wandb").glob("offline-run-*"))
     if offline_runs:
