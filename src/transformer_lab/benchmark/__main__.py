@@ -1,0 +1,4 @@
+from transformer_lab.benchmark.cli import main
+
+if __name__ == "__main__":
+    main()
