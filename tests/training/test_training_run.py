@@ -102,3 +102,18 @@ def test_translate_round_trips_sentences(trained_run):
     proc = run_cli("transformer_lab.translate", str(best), *args, stdin=stdin)
     lines = proc.stdout.split("\n")[:-1]
     assert lines == expected[:2] + [""] + expected[2:5]
+
+
+def test_averaged_checkpoint_is_the_mean_and_evaluates_like_any_checkpoint(trained_run, tmp_path):
+    averaged = tmp_path / "averaged.ckpt"
+    run_cli("transformer_lab.average_checkpoints", str(trained_run), "--last", "2", "-o", str(averaged))
+    periodic = sorted((trained_run / "checkpoints" / "periodic").glob("*.ckpt"))[-2:]
+    states = [torch.load(p, weights_only=True)["state_dict"] for p in periodic]
+    result = torch.load(averaged, weights_only=True)
+    for key, value in result["state_dict"].items():
+        torch.testing.assert_close(value, (states[0][key] + states[1][key]) / 2)
+    assert "optimizer_states" not in result
+    run_cli("transformer_lab.evaluate", f"ckpt={averaged}", "split=test", f"hydra.run.dir={tmp_path / 'eval'}",
+            "search={strategy: greedy, max_len_b: 10}", "trainer.enable_progress_bar=false")
+    evaluation = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert evaluation["n_sentences"] == 800 and evaluation["bleu_signature"].startswith("nrefs:1")
