@@ -108,6 +108,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report["parameters"] = {side.name: measure.trained_parameters(side) for side in sides}
     for precision in args.precision:
         report["results"] += measure_precision(sides, batch, decode_src, precision, args, device, report)
+    if not args.no_peak:  # again at the end, keeping the best: load from other jobs comes and goes
+        for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            peak = max(report["peak_matmul_flops"][precision], measure.peak_matmul_flops(device, dtype))
+            report["peak_matmul_flops"][precision] = peak
+            for e in report["results"]:
+                if e["precision"] == precision and e.get("train_model_flops_per_s"):
+                    e["train_fraction_of_peak"] = e["train_model_flops_per_s"] / peak
     report["ratios"] = ratios(report["results"])
     report["machine"]["load_average_after"] = list(measure.os.getloadavg())
     return report
