@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+# Noise from Lightning's internals on this torch version, not about anything a user can change.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

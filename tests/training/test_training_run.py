@@ -117,3 +117,25 @@ def test_averaged_checkpoint_is_the_mean_and_evaluates_like_any_checkpoint(train
             "search={strategy: greedy, max_len_b: 10}", "trainer.enable_progress_bar=false")
     evaluation = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert evaluation["n_sentences"] == 800 and evaluation["bleu_signature"].startswith("nrefs:1")
+
+
+def test_data_parallel_text_trains_on_a_directory_of_plain_text_files(tmp_path):
+    from transformer_lab.data.builtin import BuiltinCorpus  # a convenient source of sentence pairs
+
+    corpus_dir = tmp_path / "corpus"
+    corpus_dir.mkdir()
+    corpus = BuiltinCorpus(train_size=600, valid_size=20, test_size=20, seed=3)
+    for split in ("train", "valid", "test"):
+        sources, targets = corpus.read(split)
+        (corpus_dir / f"{split}.en").write_text("".join(line + "\n" for line in sources), encoding="utf-8")
+        (corpus_dir / f"{split}.de").write_text("".join(line + "\n" for line in targets), encoding="utf-8")
+    run_dir = tmp_path / "run"
+    run_cli("transformer_lab.train", "data=parallel_text", f"data.dir={corpus_dir}", "data.src_lang=en",
+            "data.tgt_lang=de", "data.vocab_size=300", "data.max_tokens=512", "data.num_workers=0",
+            "data.pin_memory=false", "model.n_layers=1", "model.d_model=32", "model.d_ff=64", "model.n_heads=2",
+            "trainer.max_steps=6", "trainer.val_check_interval=3", "trainer.enable_progress_bar=false",
+            "callbacks.periodic_checkpoint.every_n_train_steps=3", "decoding.test.beam_size=2",
+            "decoding.val.max_len_b=5", "decoding.test.max_len_b=5", f"hydra.run.dir={run_dir}")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["test/n_sentences"] == 20
+    assert summary["last_val"]["val/n_sentences"] == 20
