@@ -206,3 +206,21 @@ def test_a_ddp_sweep_on_slurm_is_submitted_not_refused(tmp_path):
                    "hydra.launcher.tasks_per_node=2", f"hydra.sweep.dir={tmp_path}", timeout=120, check=False)
     assert "would start a sweep of its own" not in proc.stderr, proc.stderr[-2000:]
     assert "srun" in proc.stderr or "sbatch" in proc.stderr  # submitit was asked (and found no SLURM here)
+
+
+def test_paper_checkpoint_policy_keeps_the_last_n_weights_for_averaging(tmp_path):
+    """paper/base_en_de keeps the newest 5 periodic checkpoints (weights only) and they average; last.ckpt
+    stays a complete resume point."""
+    import torch
+    from training_helpers import run_cli
+
+    run_cli("transformer_lab.train", "experiment=paper/base_en_de", "debug=tiny", "data.max_tokens=512",
+            "trainer.max_steps=14", "trainer.val_check_interval=7", "callbacks.periodic_checkpoint.every_n_train_steps=2",
+            "test=false", "callbacks.attention_maps.n_sentences=0", "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={tmp_path}", timeout=600)
+    periodic = sorted(p.name for p in (tmp_path / "checkpoints" / "periodic").glob("*.ckpt"))
+    assert periodic == [f"step{s:07d}.ckpt" for s in (6, 8, 10, 12, 14)]
+    assert "optimizer_states" not in torch.load(tmp_path / "checkpoints" / "periodic" / periodic[-1], weights_only=True)
+    assert "optimizer_states" in torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    proc = run_cli("transformer_lab.average_checkpoints", str(tmp_path), "--last", "5", "-o", str(tmp_path / "avg.ckpt"))
+    assert "steps 6, 8, 10, 12, 14" in proc.stdout
