@@ -23,6 +23,7 @@ class ValidatingSweeper(BasicSweeper):
         from transformer_lab.training.app import refuse_multirun_with_spawning_ddp
 
         assert self.hydra_context is not None and self.config is not None
+        local_launcher = str(self.config.hydra.launcher.get("_target_", "")).endswith("BasicLauncher")
         errors = []
         for overrides in batch:
             try:
@@ -30,7 +31,8 @@ class ValidatingSweeper(BasicSweeper):
                 with open_dict(job_cfg):
                     del job_cfg["hydra"]  # job checks never need Hydra's runtime settings
                 validate_job_config(job_cfg)
-                refuse_multirun_with_spawning_ddp(job_cfg, multirun=True)
+                if local_launcher:  # SLURM/submitit start every rank themselves: only local sweeps are refused
+                    refuse_multirun_with_spawning_ddp(job_cfg, multirun=True)
             except Exception as error:  # noqa: BLE001 - report every bad job, then stop
                 errors.append(f"job ({' '.join(overrides)}): {error}")
         if errors:

@@ -1,4 +1,4 @@
-"""`checkpoints/last.ckpt` at the moments the periodic saves miss: SIGTERM and the end of training.
+"""`checkpoints/last.ckpt`, the full resumable state: every N updates, at the end of training, and on SIGTERM.
 
 SIGTERM is what SLURM and most schedulers send before preemption: save, finish, exit non-zero.
 
@@ -21,7 +21,20 @@ PREEMPTED_EXIT_CODE = 143  # 128 + SIGTERM, what shells report for a process end
 
 
 class ResumeCheckpoint(L.Callback):
-    """Saves last.ckpt on SIGTERM and when training ends (if the periodic saves have not just done so)."""
+    """Writes last.ckpt (weights, optimizer, loops, sampler position, RNG) every `every_n_train_steps`
+    updates, when training ends, and on SIGTERM. Separate from the periodic checkpoints kept for averaging,
+    which may be weights-only; `ckpt_path=last|auto` always finds a complete state here."""
+
+    def __init__(self, every_n_train_steps: int = 1000) -> None:
+        if every_n_train_steps < 1:
+            raise ValueError(f"callbacks.resume_checkpoint.every_n_train_steps must be >= 1, got {every_n_train_steps}")
+        self.every_n_train_steps = every_n_train_steps
+        self._saved_step: int | None = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        step = trainer.global_step
+        if step > 0 and step % self.every_n_train_steps == 0 and step != self._saved_step:
+            self._save(trainer)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
@@ -30,14 +43,11 @@ class ResumeCheckpoint(L.Callback):
                 log.warning("SIGTERM: saved %s at step %d; relaunch the same command to resume", path, trainer.global_step)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        path = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
-        saved_steps = {getattr(cb, "_last_global_step_saved", None) for cb in trainer.checkpoint_callbacks
-                       if getattr(cb, "save_last", False)}
-        if trainer.global_step not in saved_steps or not path.is_file():
+        if trainer.global_step != self._saved_step:
             self._save(trainer)
 
-    @staticmethod
-    def _save(trainer: L.Trainer) -> Path:
+    def _save(self, trainer: L.Trainer) -> Path:
         path = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
         trainer.save_checkpoint(path)  # a collective under DDP: every rank reaches this hook together
+        self._saved_step = trainer.global_step
         return path
