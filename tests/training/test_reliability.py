@@ -152,7 +152,6 @@ def test_repeated_nans_stop_the_run_as_diverged_naming_step_and_checkpoint(tmp_p
     assert summary["status"] == "diverged"
 
 
-@pytest.mark.slow
 def test_nan_on_one_ddp_rank_stops_every_rank_without_hanging(tmp_path):
     start = time.time()
     proc = run_cli("transformer_lab.train", *FAST, "trainer=ddp_cpu", "trainer.max_steps=20", NAN_AT,
@@ -163,7 +162,6 @@ def test_nan_on_one_ddp_rank_stops_every_rank_without_hanging(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "diverged"
 
 
-@pytest.mark.slow
 def test_a_ddp_rank_that_raises_ends_the_run_in_bounded_time_with_its_traceback(tmp_path):
     start = time.time()
     proc = run_cli("transformer_lab.train", *FAST, "trainer=ddp_cpu", "trainer.max_steps=50",
