@@ -159,7 +159,8 @@ class RunSummaryCallback(L.Callback):
         value = metrics.get(self.monitor)
         if value is not None and math.isfinite(value) and (self.best is None or value > self.best):
             self.best = value
-        self._append(trainer, {"step": trainer.global_step, "epoch": trainer.current_epoch, **metrics})
+        self._append(trainer, {"step": trainer.global_step, "epoch": trainer.current_epoch,
+                               "time_s": self._elapsed(), **metrics})
         self._write_summary(trainer, pl_module)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -167,7 +168,8 @@ class RunSummaryCallback(L.Callback):
             metrics = self._scalars(trainer, prefix="train/")
             if metrics:
                 lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
-                self._append(trainer, {"step": trainer.global_step, "epoch": trainer.current_epoch, "lr": lr, **metrics})
+                self._append(trainer, {"step": trainer.global_step, "epoch": trainer.current_epoch,
+                                       "time_s": self._elapsed(), "lr": lr, **metrics})
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.status == "running":
@@ -191,6 +193,9 @@ class RunSummaryCallback(L.Callback):
         self._write_summary(trainer, pl_module)
 
     # ----------------------------------------------------------------------------------------- helpers
+    def _elapsed(self) -> float:
+        return round(time.time() - self._start, 1)  # seconds since this process started fitting
+
     @staticmethod
     def _scalars(trainer: L.Trainer, prefix: str) -> dict[str, float]:
         out = {}
@@ -211,7 +216,7 @@ class RunSummaryCallback(L.Callback):
             "status": self.status,
             "global_step": trainer.global_step,
             "epoch": trainer.current_epoch,
-            "wall_time_s": round(time.time() - self._start, 1),
+            "wall_time_s": self._elapsed(),
             "best_val_bleu": self.best,
             "last_val": self.last_val,
             "parameters": pl_module.model.parameter_counts(),

@@ -48,6 +48,6 @@ class ResumeCheckpoint(L.Callback):
 
     def _save(self, trainer: L.Trainer) -> Path:
         path = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
-        trainer.save_checkpoint(path)  # a collective under DDP: every rank reaches this hook together
+        trainer.save_checkpoint(path, weights_only=False)  # a collective under DDP: all ranks reach this hook
         self._saved_step = trainer.global_step
         return path
