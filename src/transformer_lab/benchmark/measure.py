@@ -100,6 +100,7 @@ def saved_activation_bytes(side: Side, batch: Batch, precision: str) -> int:
     seen: set[int] = set()
     total = 0
 
+    @torch.compiler.disable  # bookkeeping, not model code: never traced into a compiled graph
     def pack(t: torch.Tensor) -> torch.Tensor:
         nonlocal total
         storage = t.untyped_storage()

@@ -35,9 +35,9 @@ def explicit_is_faster(q: Tensor, k: Tensor) -> bool:
     """Whether the written-out attention beats F.scaled_dot_product_attention for these shapes.
 
     Measured on a 2-core Zen 4 CPU (docs/PERFORMANCE.md): PyTorch's CPU flash kernel has a fixed cost per
-    (batch, head) block that dominates short sequences -- 3.5x slower for one decoding query over 30 keys,
-    4.6x slower forward+backward in bf16 at 30x30 -- and wins only from about 128x128 in fp32. On GPUs the
-    SDPA kernels win at every size.
+    (batch, head) block that dominates short sequences -- 3.5x (fp32) to 6x (bf16) slower for one decoding
+    query over 30 keys, 4.5x slower forward+backward in bf16 at 30x30 -- and wins from about 128x128 in
+    fp32. GPUs always take SDPA (not measured here: its fused kernels never write the score matrix).
     """
     return q.device.type == "cpu" and (q.size(-2) == 1 or q.size(-2) * k.size(-2) <= 96 * 96)
 
