@@ -46,3 +46,14 @@ def test_zero_smoothing_is_plain_nll():
 def test_invalid_epsilon_names_the_key():
     with pytest.raises(ValueError, match="label_smoothing"):
         label_smoothed_loss(torch.randn(1, 1, 3), torch.tensor([[1]]), 1.0, PAD)
+
+
+def test_equals_pytorch_cross_entropy_with_label_smoothing():
+    import torch.nn.functional as F
+
+    logits, target = torch.randn(4, 7, 13), torch.randint(0, 13, (4, 7))
+    target[0, 5:] = PAD
+    sums = label_smoothed_loss(logits, target, 0.1, PAD)
+    reference = F.cross_entropy(logits.reshape(-1, 13), target.reshape(-1), ignore_index=PAD,
+                                label_smoothing=0.1, reduction="sum")
+    assert sums.smoothed.item() == pytest.approx(reference.item(), rel=1e-5)

@@ -291,4 +291,4 @@ def _print_end(trainer: L.Trainer, output_dir: Path, best_bleu: float | None) ->
     offline_runs = sorted((output_dir / "wandb").glob("offline-run-*"))
     if offline_runs:
         lines.append(f"W&B ran offline; to upload: wandb sync {offline_runs[-1]}")
-    console.print("\n".join(lines))
+    console.print("\n".join(lines), soft_wrap=True)  # no wrapping: paths and commands stay copyable

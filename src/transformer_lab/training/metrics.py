@@ -90,4 +90,4 @@ def paper_style_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> fl
     tokenize = Tokenizer13a()
     hyps = [compound_split(tokenize(h)) for h in hypotheses]
     refs = [compound_split(tokenize(r)) for r in references]
-    return BLEU(tokenize="none").corpus_score(hyps, [refs]).score
+    return BLEU(tokenize="none", force=True).corpus_score(hyps, [refs]).score  # already tokenized on purpose
