@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
+import numpy as np
 import torch
 
+from transformer_lab.data.batching import EvalBatchSampler
 from transformer_lab.special_tokens import EOS_ID, PAD_ID
-
-
-def length_batches(lengths: list[int], max_tokens: int) -> Iterator[list[int]]:
-    """Indices grouped by length so each padded batch holds at most max_tokens (one long line alone)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batch: list[int] = []
-    longest = 0
-    for i in order:
-        longest_if_added = max(longest, lengths[i])
-        if batch and longest_if_added * (len(batch) + 1) > max_tokens:
-            yield batch
-            batch, longest_if_added = [], lengths[i]
-        batch.append(i)
-        longest = longest_if_added
-    if batch:
-        yield batch
 
 
 def translate_lines(module, lines: Iterable[str], search, max_tokens: int = 4096, device: str = "cpu") -> list[str]:
@@ -35,7 +21,9 @@ def translate_lines(module, lines: Iterable[str], search, max_tokens: int = 4096
     outputs = [""] * len(lines)
     todo = [i for i, ids in enumerate(encoded) if ids]
     module.to(device).eval()
-    for batch in length_batches([len(encoded[i]) for i in todo], max_tokens):
+    lengths = np.array([len(encoded[i]) for i in todo])
+    # The evaluation sampler: length-sorted, padded batches of at most max_tokens (a long line alone).
+    for batch in EvalBatchSampler(lengths, lengths, max_tokens):
         indices = [todo[j] for j in batch]
         width = max(len(encoded[i]) for i in indices)
         src = torch.full((len(indices), width), PAD_ID, dtype=torch.long)

@@ -19,19 +19,9 @@ from transformer_lab.data.corpora import Corpus, build_corpus
 from transformer_lab.data.dataset import TranslationDataset
 from transformer_lab.data.errors import DataError
 from transformer_lab.data.tokenizer import Tokenizer
+from transformer_lab.plain import to_plain
 
 log = logging.getLogger(__name__)
-
-
-def _plain(value: Any) -> Any:
-    """OmegaConf containers -> plain dicts/lists (checkpoints stay loadable with weights_only=True)."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-    except ImportError:  # pragma: no cover
-        return value
-    if isinstance(value, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
 
 
 class ResumableDataLoader(DataLoader):
@@ -82,7 +72,7 @@ class TranslationDataModule(L.LightningDataModule):
                  cache_dir: str = "data_cache", seed: int = 0, num_workers: int = 0,
                  pin_memory: bool = False, shuffle: bool = True) -> None:
         super().__init__()
-        self.corpus_spec = _plain(corpus)
+        self.corpus_spec = to_plain(corpus)
         self.dir, self.src_lang, self.tgt_lang = dir, src_lang, tgt_lang
         self.settings = DataSettings(vocab_size=int(vocab_size), min_frequency=int(min_frequency),
                                      max_length=int(max_length), max_chars=int(max_chars),

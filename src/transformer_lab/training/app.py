@@ -101,7 +101,7 @@ def _train(cfg: DictConfig) -> float | None:
     config_dict["parameters"] = module.model.parameter_counts()
     for logger in trainer.loggers:
         logger.log_hyperparams(config_dict)
-    _print_start(trainer, module, output_dir)
+    _print_start(module, output_dir)
 
     if cfg.fit:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -226,7 +226,7 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
 def check_resume_compatible(ckpt_path: str, module: TranslationModule) -> None:
     """Resuming with a different model or data fails here with the differing keys named, instead of a
     shape-mismatch traceback from deep inside `load_state_dict` (or silently training on other data)."""
-    checkpoint = load_checkpoint_file(ckpt_path)
+    checkpoint = load_checkpoint_file(ckpt_path, mmap=True)  # metadata only: Lightning reads the weights later
     saved = {"model": checkpoint.get("hyper_parameters", {}).get("model", {}), "data": checkpoint.get("data_config", {})}
     current = {"model": module.hparams["model"], "data": module.data_config or {}}
     differences = [
@@ -263,7 +263,7 @@ def _best_bleu(trainer: L.Trainer) -> float | None:
 
 
 @rank_zero_only
-def _print_start(trainer: L.Trainer, module: TranslationModule, output_dir: Path) -> None:
+def _print_start(module: TranslationModule, output_dir: Path) -> None:
     counts = module.model.parameter_counts()
     log.info("run directory: %s", output_dir)
     log.info("parameters: %s", ", ".join(f"{k} {v:,}" for k, v in counts.items()))

@@ -76,13 +76,14 @@ class UnsafeCheckpointError(RuntimeError):
     pass
 
 
-def load_checkpoint_file(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """`torch.load(weights_only=True)` with messages a user can act on."""
+def load_checkpoint_file(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """`torch.load(weights_only=True)` with messages a user can act on. `mmap=True` maps the file instead
+    of reading it: tensors are only read when touched (for looking at metadata of big checkpoints)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:  # torch raises UnpicklingError with a long generic text
         if "weights_only" in str(error) or "Unsupported global" in str(error):
             raise UnsafeCheckpointError(

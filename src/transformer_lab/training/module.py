@@ -19,6 +19,7 @@ from torchmetrics.aggregation import SumMetric
 
 from transformer_lab.model import build_transformer
 from transformer_lab.model.search import beam_search, greedy_search
+from transformer_lab.plain import to_plain
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 from transformer_lab.training.config import (
     DecodingConfig,
@@ -34,18 +35,6 @@ from transformer_lab.training.rng import capture_rng_state, restore_rng_state
 from transformer_lab.training.schedule import inverse_sqrt_scheduler
 
 
-def _plain(values: Any) -> Any:
-    """DictConfig/ListConfig -> plain containers, so checkpoints stay `weights_only`-loadable."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(values, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(values, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return values
-
-
 class TranslationModule(L.LightningModule):
     def __init__(
         self,
@@ -56,7 +45,7 @@ class TranslationModule(L.LightningModule):
         nonfinite: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        model, optim, loss, decoding, nonfinite = (_plain(x) for x in (model, optim, loss, decoding, nonfinite))
+        model, optim, loss, decoding, nonfinite = (to_plain(x) for x in (model, optim, loss, decoding, nonfinite))
         self.save_hyperparameters(
             {"model": model, "optim": optim, "loss": loss, "decoding": decoding, "nonfinite": nonfinite}
         )
@@ -185,10 +174,14 @@ class TranslationModule(L.LightningModule):
         return self.trainer.datamodule.split_texts(split)[1]
 
     # ------------------------------------------------------------------------------------- translation
-    def get_tokenizer(self):
+    def _find_tokenizer(self):
+        """The tokenizer set on the module, else the attached datamodule's, else None."""
         if self.tokenizer is None and self._trainer is not None and self.trainer.datamodule is not None:
             self.tokenizer = self.trainer.datamodule.tokenizer
-        if self.tokenizer is None:
+        return self.tokenizer
+
+    def get_tokenizer(self):
+        if self._find_tokenizer() is None:
             raise RuntimeError("TranslationModule has no tokenizer: set module.tokenizer or attach a datamodule")
         return self.tokenizer
 
@@ -210,9 +203,7 @@ class TranslationModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # RNG states make a mid-epoch resume continue the same dropout stream (plain tensors/ints only).
         checkpoint["rng_state"] = capture_rng_state()
-        tokenizer = self.tokenizer
-        if tokenizer is None and self._trainer is not None and self.trainer.datamodule is not None:
-            tokenizer = self.trainer.datamodule.tokenizer
+        tokenizer = self._find_tokenizer()
         if tokenizer is not None:
             # The tokenizer travels with the weights, so translate/evaluate need only the checkpoint.
             checkpoint["tokenizer_json"] = tokenizer.to_json()
