@@ -44,12 +44,15 @@ class DecoderCache:
             layer.reorder(index, include_cross)
 
 
-class Encoder(nn.Module):
+class _Stack(nn.Module):
+    """What the encoder and decoder share: scaled token embeddings plus positions, dropout, the layers,
+    and the final norm of pre-norm stacks."""
+
     def __init__(
         self,
         embedding: nn.Embedding,
         positional: PositionalScheme,
-        layers: list[EncoderLayer],
+        layers: list[nn.Module],
         dropout: float,
         final_norm: nn.Module,
     ) -> None:
@@ -60,9 +63,15 @@ class Encoder(nn.Module):
         self.final_norm = final_norm  # nn.Identity for post-norm, LayerNorm for pre-norm
         self.scale = math.sqrt(embedding.embedding_dim)  # §3.4: embeddings times sqrt(d_model)
 
+    def embed(self, tokens: Tensor, offset: int = 0) -> Tensor:
+        """tokens (B, L) ids at positions offset.. -> (B, L, D) inputs of the first layer."""
+        return self.dropout(self.positional.add_to_embeddings(self.embedding(tokens) * self.scale, offset))
+
+
+class Encoder(_Stack):
     def forward(self, src: Tensor, mask: Tensor, need_weights: bool = False) -> tuple[Tensor, list[Tensor]]:
         """src (B, S) ids, mask (B, 1, 1, S) -> memory (B, S, D), self-attention probs per layer."""
-        x = self.dropout(self.positional.add_to_embeddings(self.embedding(src) * self.scale))  # (B, S, D)
+        x = self.embed(src)  # (B, S, D)
         maps = []
         for layer in self.layers:
             x, probs = layer(x, mask, self.positional, need_weights)
@@ -70,22 +79,7 @@ class Encoder(nn.Module):
         return self.final_norm(x), maps
 
 
-class Decoder(nn.Module):
-    def __init__(
-        self,
-        embedding: nn.Embedding,
-        positional: PositionalScheme,
-        layers: list[DecoderLayer],
-        dropout: float,
-        final_norm: nn.Module,
-    ) -> None:
-        super().__init__()
-        self.embedding, self.positional = embedding, positional
-        self.layers = nn.ModuleList(layers)
-        self.dropout = nn.Dropout(dropout)
-        self.final_norm = final_norm
-        self.scale = math.sqrt(embedding.embedding_dim)
-
+class Decoder(_Stack):
     def forward(
         self,
         tgt: Tensor,
@@ -96,7 +90,7 @@ class Decoder(nn.Module):
     ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """tgt (B, T) ids (only the new positions when a cache is given) -> hidden (B, T, D), probs."""
         offset = 0 if cache is None else cache.offset
-        x = self.dropout(self.positional.add_to_embeddings(self.embedding(tgt) * self.scale, offset))
+        x = self.embed(tgt, offset)  # (B, T, D)
         self_maps, cross_maps = [], []
         for i, layer in enumerate(self.layers):
             layer_cache = None if cache is None else cache.layers[i]
