@@ -25,6 +25,7 @@ from transformer_lab.training.checkpoint_io import (
     ensure_writable_directory,
     load_checkpoint_file,
 )
+from transformer_lab.training.precision import precision_line
 from transformer_lab.training.preemption import PREEMPTED_EXIT_CODE
 from transformer_lab.training.module import TranslationModule
 from transformer_lab.training.wandb_setup import finish_wandb_run, resolve_wandb_mode
@@ -102,6 +103,7 @@ def _train(cfg: DictConfig) -> float | None:
     for logger in trainer.loggers:
         logger.log_hyperparams(config_dict)
     _print_start(module, output_dir)
+    log.info(precision_line(OmegaConf.to_container(cfg.trainer, resolve=False).get("precision"), str(trainer.precision)))
 
     if cfg.fit:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
