@@ -25,6 +25,7 @@ from transformer_lab.training.checkpoint_io import (
     ensure_writable_directory,
     load_checkpoint_file,
 )
+from transformer_lab.training.cluster import spawns_ranks_by_rerunning_command
 from transformer_lab.training.preemption import PREEMPTED_EXIT_CODE
 from transformer_lab.training.module import TranslationModule
 from transformer_lab.training.wandb_setup import finish_wandb_run, resolve_wandb_mode
@@ -88,7 +89,8 @@ def _train(cfg: DictConfig) -> float | None:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if not loggers:  # LearningRateMonitor refuses to run without a logger; metrics.jsonl keeps the lr anyway
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])] + [AtomicCheckpointIO()]
+    plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])]  # a detector may find no cluster: None
+    plugins = [plugin for plugin in plugins if plugin is not None] + [AtomicCheckpointIO()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
     for callback in trainer.checkpoint_callbacks:
@@ -185,12 +187,7 @@ def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool | None = N
         multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     if not multirun:
         return
-    strategy = cfg.trainer.get("strategy")
-    target = strategy.get("_target_", "") if isinstance(strategy, DictConfig) else str(strategy or "")
-    devices = cfg.trainer.get("devices", 1)
-    spawns_ranks = "ddp" in target.lower() and "spawn" not in target.lower() and devices not in (1, "1")
-    started_by_launcher = "SLURM_NTASKS" in os.environ or "LOCAL_RANK" in os.environ
-    if spawns_ranks and not started_by_launcher:
+    if spawns_ranks_by_rerunning_command(cfg.trainer.get("strategy"), cfg.trainer.get("devices", 1)):
         raise ConfigError(
             "Hydra multirun (-m) with a DDP trainer whose ranks Lightning would start by re-running the "
             "command is not supported: each rank would start a sweep of its own. Use instead: on a cluster, "

@@ -132,6 +132,11 @@ class TranslationsCallback(L.Callback):
                              step=trainer.global_step)
 
 
+def _record_kind(record: dict[str, Any]) -> str:
+    """"val" for an evaluation's record, "train" for a training update's."""
+    return "val" if any(key.startswith("val/") for key in record) else "train"
+
+
 class RunSummaryCallback(L.Callback):
     """Keeps `metrics.jsonl` (every evaluation's metrics) and `summary.json` (final metrics, parameter
     counts, status) in the run directory: the machine-readable record the report reads."""
@@ -143,9 +148,13 @@ class RunSummaryCallback(L.Callback):
         self.last_val: dict[str, float] = {}
         self.extra: dict[str, Any] = {}
         self._start = time.time()
+        self._written_at_resume: set[tuple[str, int]] = set()  # (kind, step) of records kept at the resumed step
+        self._last_train_step = 0  # the update whose training record was last considered
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.time()
+        self._last_train_step = trainer.global_step
+        self._forget_records_after(trainer, trainer.global_step)  # a resume re-runs the steps after its checkpoint
         self._write_summary(trainer, pl_module)
         for logger in _wandb_loggers(trainer):
             if trainer.is_global_zero:
@@ -164,6 +173,11 @@ class RunSummaryCallback(L.Callback):
         self._write_summary(trainer, pl_module)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        # Runs once per micro-batch: under gradient accumulation several batches end at the same update,
+        # which gets one record (the batch that completed it, when global_step moved on).
+        if trainer.global_step == self._last_train_step:
+            return
+        self._last_train_step = trainer.global_step
         if trainer.global_step % max(trainer.log_every_n_steps, 1) == 0:
             metrics = self._scalars(trainer, prefix="train/")
             if metrics:
@@ -205,9 +219,25 @@ class RunSummaryCallback(L.Callback):
         return out
 
     def _append(self, trainer: L.Trainer, record: dict[str, Any]) -> None:
-        if trainer.is_global_zero:
-            with open(_run_dir(trainer) / "metrics.jsonl", "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+        kind = _record_kind(record)
+        if not trainer.is_global_zero or (kind, record["step"]) in self._written_at_resume:
+            return  # rank 0 writes; a resume does not repeat a record its checkpoint's step already has
+        with open(_run_dir(trainer) / "metrics.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def _forget_records_after(self, trainer: L.Trainer, step: int) -> None:
+        """Drops the records of steps after `step` (an interrupted attempt's, which the resumed run writes
+        again) and remembers which kinds of record `step` itself has, so that none is written twice."""
+        path = _run_dir(trainer) / "metrics.jsonl"
+        if not trainer.is_global_zero or step == 0 or not path.is_file():
+            return
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+        self._written_at_resume = {(_record_kind(r), step) for r in map(json.loads, kept) if r.get("step") == step}
+        if len(kept) != len(lines):
+            temporary = path.with_suffix(".jsonl.tmp")
+            temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            temporary.replace(path)
 
     def _write_summary(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:

@@ -7,6 +7,7 @@ Enable from the command line, e.g. `+callbacks.fault._target_=transformer_lab.tr
 from __future__ import annotations
 
 import lightning as L
+import torch
 
 
 class InjectedFault(RuntimeError):
@@ -25,12 +26,18 @@ class RaiseAtStep(L.Callback):
 
 
 class NonFiniteGradientsAtSteps(L.Callback):
-    """Poisons one gradient with NaN after backward at the given optimizer steps (on `rank`, -1 = all)."""
+    """Makes one parameter's gradient NaN in the backward pass at the given optimizer steps (on `rank`,
+    -1 = all): before DDP reduces the gradients, as a NaN arising on one rank would, so it reaches every rank."""
 
     def __init__(self, steps: list[int], rank: int = -1) -> None:
         self.steps, self.rank = set(steps), rank
 
-    def on_after_backward(self, trainer: L.Trainer, pl_module) -> None:
+    def on_before_backward(self, trainer: L.Trainer, pl_module, loss) -> None:
         if trainer.global_step in self.steps and self.rank in (-1, trainer.global_rank):
-            parameter = next(p for p in pl_module.parameters() if p.grad is not None)
-            parameter.grad.view(-1)[0] = float("nan")
+            parameter = next(p for p in pl_module.parameters() if p.requires_grad)
+
+            def poison(grad: torch.Tensor) -> torch.Tensor:
+                handle.remove()  # this backward only
+                return torch.full_like(grad, float("nan"))
+
+            handle = parameter.register_hook(poison)
