@@ -15,7 +15,7 @@ aligned raw lines, and `fingerprint(split)` returns a key that changes whenever 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,10 @@ class Corpus(ABC):
 
     def check(self) -> None:
         """Cheap checks (files exist) before any expensive work; raise DataError if something is wrong."""
+
+    def paths(self, split: str) -> Sequence[Path]:
+        """The files `split` is read from, for messages (none for generated or downloaded corpora)."""
+        return ()
 
 
 def check_aligned(sources: list[str], targets: list[str], src_name: str, tgt_name: str) -> None:
@@ -120,6 +124,9 @@ class FilesCorpus(Corpus):
                 if not spec.get(key):
                     raise DataError(f"corpus.{split}: format {fmt} needs the key `{key}` (a file path).")
             self.specs[split] = spec
+
+    def paths(self, split: str) -> list[Path]:
+        return self._paths(split)
 
     def _paths(self, split: str) -> list[Path]:
         spec = self.specs[split]

@@ -16,6 +16,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from transformer_lab.special_tokens import BOS_ID, EOS_ID
 from transformer_lab.training.attention_plots import attention_entropy, plot_attention_heads
+from transformer_lab.training.run_record import read_summary, write_summary
 
 
 def _wandb_loggers(trainer: L.Trainer) -> list[WandbLogger]:
@@ -150,11 +151,15 @@ class RunSummaryCallback(L.Callback):
         self._start = time.time()
         self._written_at_resume: set[tuple[str, int]] = set()  # (kind, step) of records kept at the resumed step
         self._last_train_step = 0  # the update whose training record was last considered
+        self._validation_ending: int | None = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.time()
         self._last_train_step = trainer.global_step
         self._forget_records_after(trainer, trainer.global_step)  # a resume re-runs the steps after its checkpoint
+        if trainer.ckpt_path is not None:  # a resumed run keeps the record of the attempts before it
+            previous = read_summary(_run_dir(trainer))
+            self.extra.update({k: previous[k] for k in ("interrupted_at_steps", "validated_step") if k in previous})
         self._write_summary(trainer, pl_module)
         for logger in _wandb_loggers(trainer):
             if trainer.is_global_zero:
@@ -171,6 +176,24 @@ class RunSummaryCallback(L.Callback):
         self._append(trainer, {"step": trainer.global_step, "epoch": trainer.current_epoch,
                                "time_s": self._elapsed(), **metrics})
         self._write_summary(trainer, pl_module)
+        self._validation_ending = trainer.global_step  # completed once every callback's hook has run
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        self._write_summary(trainer, pl_module)  # a killed run's summary shows the step it had reached
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._record_completed_validation(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record_completed_validation(trainer, pl_module)
+
+    def _record_completed_validation(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """`validated_step`: the last validation whose hooks (best-checkpoint save included) all ran; read
+        by ValidateWhatWasDue on resume."""
+        if self._validation_ending is not None:
+            self.extra["validated_step"] = self._validation_ending
+            self._validation_ending = None
+            self._write_summary(trainer, pl_module)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         # Runs once per micro-batch: under gradient accumulation several batches end at the same update,
@@ -253,8 +276,4 @@ class RunSummaryCallback(L.Callback):
             "bleu_signature": pl_module.bleu_signature,
             **self.extra,
         }
-        path = _run_dir(trainer) / "summary.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        tmp.replace(path)
+        write_summary(_run_dir(trainer), summary)
