@@ -22,9 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sacrebleu.metrics import BLEU
+
+from transformer_lab.report.rows import ReportRow
 
 DEFAULT_SAMPLES = 1000  # sacreBLEU's default for --paired-bs
 DEFAULT_SEED = 12345  # sacreBLEU's default (SACREBLEU_SEED)
@@ -97,3 +100,58 @@ def paired_bootstrap(baseline_runs: Sequence[Sequence[str]], system_runs: Sequen
         ci_low=float(ordered[lower]), ci_high=float(ordered[n_samples - lower - 1]),
         p_value=float(p_value), n_sentences=n, n_samples=n_samples, seed=seed,
     )
+
+
+# ------------------------------------------------------------------------------------ rows of a sweep
+def hypotheses_file(run_dir: Path, split: str) -> Path | None:
+    """The hypotheses of the run's last evaluation on `split`: the last `valid_step*.hyp.txt` (the dev
+    numbers of the report are the last evaluation), or `test.hyp.txt`."""
+    translations = Path(run_dir) / "translations"
+    if split == "test":
+        path = translations / "test.hyp.txt"
+        return path if path.is_file() else None
+    files = sorted(translations.glob("valid_step*.hyp.txt"))  # zero-padded steps: name order is step order
+    return files[-1] if files else None
+
+
+def read_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split("\n")[:-1]  # one line per sentence, each ending in \n
+
+
+def compare_to_baseline(rows: list[ReportRow], baseline: ReportRow, split: str = "valid",
+                        n_samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED
+                        ) -> dict[str, PairedComparison | str]:
+    """For every row but the baseline: its paired comparison with the baseline over the completed seeds'
+    hypothesis files, or the reason there is none (no completed seed, missing files, other references)."""
+    def load(row: ReportRow) -> tuple[list[list[str]], list[str]] | str:
+        if not row.completed:
+            return "no completed seed"
+        runs, references = [], None
+        for run in row.completed:
+            run_dir = Path(run.source)
+            hypotheses = hypotheses_file(run_dir, split) if run_dir.is_dir() else None
+            reference_file = run_dir / "translations" / f"{split}.ref.txt"
+            if hypotheses is None or not reference_file.is_file():
+                return f"no {split} hypotheses/references in {run_dir}/translations"
+            refs = read_lines(reference_file)
+            if references is not None and refs != references:
+                return f"seeds were scored on different {split} references"
+            runs.append(read_lines(hypotheses))
+            references = refs
+        return runs, references
+
+    results: dict[str, PairedComparison | str] = {}
+    loaded_baseline = load(baseline)
+    for row in rows:
+        if row is baseline:
+            continue
+        loaded = load(row)
+        if isinstance(loaded_baseline, str):
+            results[row.label] = f"baseline {baseline.label}: {loaded_baseline}"
+        elif isinstance(loaded, str):
+            results[row.label] = loaded
+        elif loaded[1] != loaded_baseline[1]:
+            results[row.label] = f"scored on other {split} references than the baseline"
+        else:
+            results[row.label] = paired_bootstrap(loaded_baseline[0], loaded[0], loaded[1], n_samples, seed)
+    return results
