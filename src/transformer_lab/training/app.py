@@ -28,6 +28,7 @@ from transformer_lab.training.checkpoint_io import (
 from transformer_lab.training.cluster import spawns_ranks_by_rerunning_command
 from transformer_lab.training.config import ConfigError
 from transformer_lab.training.preemption import PREEMPTED_EXIT_CODE
+from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.module import TranslationModule
 from transformer_lab.training.run_record import RunConfigRecord, mark_interrupted_attempt, record_failure
 from transformer_lab.training.wandb_setup import finish_wandb_run, open_wandb_logger, resolve_wandb_mode
@@ -98,6 +99,8 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
 
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["parameters"] = module.model.parameter_counts()
+    config_dict["row"] = row_name(cfg)  # W&B filters and groups runs by row and seed
+    config_dict["provenance"] = collect_provenance(trainer)
     for logger in trainer.loggers:
         logger.log_hyperparams(config_dict)
     _print_start(module, output_dir)
@@ -162,7 +165,7 @@ def _build_wandb_logger(cfg: DictConfig, logger_cfg: DictConfig, output_dir: Pat
         output_dir.mkdir(parents=True, exist_ok=True)
         id_file.write_text(run_id)
     # `mode` goes to wandb.init; WandbLogger(offline=True) would set WANDB_MODE for the whole process.
-    overrides = {"id": run_id, "resume": "allow"}
+    overrides = {"id": run_id, "resume": "allow", "tags": wandb_tags(cfg)}
     if cfg.get("run_name") is None:
         overrides["name"] = _default_run_name()
     return open_wandb_logger(
@@ -182,6 +185,27 @@ def _default_run_name() -> str | None:
     hydra_cfg = HydraConfig.get()
     overrides = [o for o in hydra_cfg.overrides.task if not o.startswith(("hydra.", "paths."))]
     return ",".join(overrides)[:120] or hydra_cfg.job.name
+
+
+def row_name(cfg: DictConfig) -> str:
+    """The report's row this job belongs to: the config's `row` (Table 3 label), else the job's own
+    overrides minus the seed and where-it-runs settings, else the experiment's name."""
+    if cfg.get("row"):
+        return str(cfg.row)
+    overrides = []
+    if HydraConfig.initialized():
+        overrides = [o for o in HydraConfig.get().overrides.task
+                     if not o.lstrip("+~").startswith(("seed=", "hydra.", "paths.", "logger", "trainer.enable_"))]
+    return ",".join(overrides)[:120] or str(cfg.get("experiment_name") or "default")
+
+
+def wandb_tags(cfg: DictConfig) -> list[str]:
+    """The configured tags plus the row name and `seed=N`, so runs of one row filter together in W&B."""
+    tags = [str(t) for t in (cfg.get("tags") or [])]
+    for tag in (row_name(cfg), f"seed={cfg.seed}"):
+        if tag[:64] not in tags:  # W&B limits tags to 64 characters
+            tags.append(tag[:64])
+    return tags
 
 
 def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool | None = None) -> None:

@@ -16,6 +16,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from transformer_lab.special_tokens import BOS_ID, EOS_ID
 from transformer_lab.training.attention_plots import attention_entropy, plot_attention_heads
+from transformer_lab.training.best_metrics import BestTracker, define_wandb_best_metrics
+from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.run_record import read_summary, write_summary
 
 
@@ -104,7 +106,8 @@ def _greedy(max_len: int):
 
 
 class TranslationsCallback(L.Callback):
-    """Writes each evaluation's hypotheses in split order and logs a table of sample translations."""
+    """Writes each evaluation's hypotheses in split order (and the split's references once, beside them)
+    and logs a table of sample translations."""
 
     def __init__(self, n_samples: int = 8) -> None:
         self.n_samples = n_samples
@@ -124,6 +127,9 @@ class TranslationsCallback(L.Callback):
         out_dir = _run_dir(trainer) / "translations"
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"{name}.hyp.txt").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
+        references_file = out_dir / f"{split}.ref.txt"  # the report's significance tests pair hypotheses on it
+        if not references_file.is_file():
+            references_file.write_text("".join(r + "\n" for r in references), encoding="utf-8")
         rows = [[sources[i], references[i], hypotheses[i]] for i in range(min(self.n_samples, len(hypotheses)))]
         with open(out_dir / f"{name}.samples.tsv", "w", encoding="utf-8") as handle:
             handle.write("source\treference\thypothesis\n")
@@ -146,6 +152,7 @@ class RunSummaryCallback(L.Callback):
         self.monitor = monitor
         self.status = "running"
         self.best: float | None = None
+        self.bests = BestTracker()  # best dev BLEU/chrF/chrF++ and lowest dev perplexity, with their steps
         self.last_val: dict[str, float] = {}
         self.extra: dict[str, Any] = {}
         self._start = time.time()
@@ -164,6 +171,7 @@ class RunSummaryCallback(L.Callback):
         for logger in _wandb_loggers(trainer):
             if trainer.is_global_zero:
                 logger.experiment.summary["sacrebleu_signature"] = pl_module.bleu_signature
+                define_wandb_best_metrics(logger.experiment)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -173,6 +181,10 @@ class RunSummaryCallback(L.Callback):
         value = metrics.get(self.monitor)
         if value is not None and math.isfinite(value) and (self.best is None or value > self.best):
             self.best = value
+        for key in self.bests.update(metrics, trainer.global_step):
+            for logger in _wandb_loggers(trainer):
+                if trainer.is_global_zero:
+                    logger.experiment.summary[f"{key}_best_step"] = trainer.global_step
         self._append(trainer, {"step": trainer.global_step, "epoch": trainer.current_epoch,
                                "time_s": self._elapsed(), **metrics})
         self._write_summary(trainer, pl_module)
@@ -229,6 +241,14 @@ class RunSummaryCallback(L.Callback):
         self.extra["error"] = f"{type(exception).__name__}: {exception}"[:2000]
         self._write_summary(trainer, pl_module)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_val": self.bests.state_dict()}  # in every checkpoint: a resumed run keeps its bests
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.bests.load_state_dict(state_dict.get("best_val", {}))
+        if self.monitor in self.bests.best and self.bests.best_of.get(self.monitor) == "max":
+            self.best = self.bests.best[self.monitor]["value"]
+
     # ----------------------------------------------------------------------------------------- helpers
     def _elapsed(self) -> float:
         return round(time.time() - self._start, 1)  # seconds since this process started fitting
@@ -271,9 +291,11 @@ class RunSummaryCallback(L.Callback):
             "epoch": trainer.current_epoch,
             "wall_time_s": self._elapsed(),
             "best_val_bleu": self.best,
+            "best_val": self.bests.state_dict(),  # {"val/bleu": {"value", "step"}, "val/ppl": ...}
             "last_val": self.last_val,
             "parameters": pl_module.model.parameter_counts(),
             "bleu_signature": pl_module.bleu_signature,
+            "provenance": collect_provenance(trainer),
             **self.extra,
         }
         write_summary(_run_dir(trainer), summary)
