@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+from transformer_lab.config_dir import CONFIG_DIR
+
 
 USAGE = """usage: python -m transformer_lab.describe [--json] [OVERRIDE ...]
 

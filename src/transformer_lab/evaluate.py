@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+from transformer_lab.config_dir import CONFIG_DIR
 
 
 def evaluate(cfg: DictConfig) -> dict:

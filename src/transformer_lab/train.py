@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+from transformer_lab.config_dir import CONFIG_DIR
 
 # Noise from Lightning's internals on this torch version, not about anything a user can change.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
