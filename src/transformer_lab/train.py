@@ -16,7 +16,9 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from transformer_lab.training.app import run_training  # heavy imports after Hydra parsed the CLI
+    from transformer_lab.training.console import configure_console
 
+    configure_console()
     return run_training(cfg)
 
 
