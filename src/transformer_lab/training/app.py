@@ -25,8 +25,10 @@ from transformer_lab.training.checkpoint_io import (
     ensure_writable_directory,
     load_checkpoint_file,
 )
+from transformer_lab.training.cadence import trainer_cadence_kwargs
 from transformer_lab.training.cluster import spawns_ranks_by_rerunning_command
 from transformer_lab.training.config import ConfigError
+from transformer_lab.training.console import progress_bar_callbacks
 from transformer_lab.training.preemption import PREEMPTED_EXIT_CODE
 from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.module import TranslationModule
@@ -86,9 +88,11 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if not loggers:  # LearningRateMonitor refuses to run without a logger; metrics.jsonl keeps the lr anyway
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    callbacks += progress_bar_callbacks(cfg.trainer, callbacks)
     plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])]  # a detector may find no cluster: None
     plugins = [plugin for plugin in plugins if plugin is not None] + [AtomicCheckpointIO()]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins,
+                                     **trainer_cadence_kwargs(cfg.trainer))  # val_check_interval: updates -> batches
 
     for callback in trainer.checkpoint_callbacks:
         ensure_writable_directory(Path(callback.dirpath))
@@ -210,7 +214,7 @@ def wandb_tags(cfg: DictConfig) -> list[str]:
 
 def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool | None = None) -> None:
     """Hydra multirun + DDP where Lightning starts the ranks by re-running sys.argv does not work
-    (PITFALLS.md: children start sweeps of their own or hang). Refuse it before any process starts."""
+    (children start sweeps of their own or hang). Refuse it before any process starts."""
     if multirun is None:
         multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     if not multirun:
