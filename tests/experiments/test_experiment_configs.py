@@ -19,7 +19,7 @@ ALL_EXPERIMENTS = sorted(str(p.relative_to(EXPERIMENTS).with_suffix("")) for p i
 TABLE3_ROWS = sorted(p.stem for p in (EXPERIMENTS / "table3").glob("*.yaml"))
 VARIANTS = sorted(p.stem for p in (EXPERIMENTS / "variants").glob("*.yaml"))
 
-# What each Table 3 row changes relative to "base" (PAPER.md); everything else must stay equal.
+# What each Table 3 row changes relative to "base" (the paper's Table 3); everything else must stay equal.
 ROW_CHANGES = {
     "base": {},
     "A1": {"n_heads": 1}, "A2": {"n_heads": 4}, "A3": {"n_heads": 16}, "A4": {"n_heads": 32},

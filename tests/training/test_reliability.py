@@ -196,7 +196,7 @@ def test_a_job_leaves_process_environment_as_it_found_it(monkeypatch):
 
     from transformer_lab.training import app
 
-    def job_that_sets_wandb_mode(cfg):
+    def job_that_sets_wandb_mode(cfg, config_record):
         os.environ["WANDB_MODE"] = "disabled"  # what WandbLogger(offline=True) does, for instance
         os.environ["SOME_JOB_FLAG"] = "1"
         return 1.0

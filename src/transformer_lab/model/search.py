@@ -30,6 +30,10 @@ from transformer_lab.special_tokens import BOS_ID, EOS_ID
 class SearchOutput:
     tokens: Tensor  # (B, L') int64: hypothesis ids, no bos, eos kept, padded with pad_id
     scores: Tensor  # (B,) float32: length-normalized log-probability of each hypothesis
+    # beam search with n_best = N > 1 only (else None), best first; tokens/scores above are rank 0.
+    # A slot no hypothesis filled (possible only with a vocabulary too small for N) is all pad, score -inf.
+    nbest_tokens: Tensor | None = None  # (B, N, L'') int64, same format as tokens
+    nbest_scores: Tensor | None = None  # (B, N) float32, descending
 
 
 def length_penalty(length: Tensor | int, alpha: float) -> Tensor | float:
@@ -112,8 +116,10 @@ def beam_search(
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
     min_len: int = 0,
+    n_best: int = 1,
 ) -> SearchOutput:
-    """src (B, S) -> the best finished hypothesis per sentence (fairseq-style beam search).
+    """src (B, S) -> the best finished hypothesis per sentence (fairseq-style beam search), and with
+    n_best = N > 1 also the N best finished hypotheses, best first (N <= beam_size).
 
     Each step ranks the K*V extensions of the K alive beams by cumulative log-probability and takes the top
     2K. Extensions ending in eos that rank within the top K are finished hypotheses, scored with the length
@@ -121,9 +127,13 @@ def beam_search(
     hypotheses (or reaches its maximum length); the search stops when every sentence is done.
     deviation: tensor2tensor (the paper's code) keeps searching until no alive beam can still beat the best
     finished one; the rule here (fairseq's) stops a sentence earlier, at K finished hypotheses.
+    The N best are, as in fairseq, the best N of the first K hypotheses finished during the search (taken in
+    step order, and by rank within a step).
     """
     if beam_size < 1:
         raise ValueError(f"beam_size={beam_size} must be >= 1")
+    if not 1 <= n_best <= beam_size:
+        raise ValueError(f"n_best={n_best} must be between 1 and beam_size={beam_size}")
     pad_id, B, K, device = model.pad_id, src.size(0), beam_size, src.device
     memory, src_mask = model.encode(src)
     max_lens = max_output_lengths(src, pad_id, max_len_a, max_len_b)
@@ -145,6 +155,9 @@ def beam_search(
     inp = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
     V = model.generator.out_features
     rules = _TokenRules(V, pad_id, bos_id, eos_id, min_len, device)
+    if n_best > 1:  # the first K finished hypotheses of each sentence, in finishing order; slot K: discarded
+        kept_tokens = torch.full((B, K + 1, L), pad_id, dtype=torch.long, device=device)
+        kept_score = torch.full((B, K + 1), float("-inf"), dtype=torch.float32, device=device)
 
     for step in range(L):
         logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (B*K, V)
@@ -166,6 +179,8 @@ def beam_search(
         seq[:, step] = eos_id
         best_tokens = torch.where(better[:, None], seq, best_tokens)
         best_score = torch.where(better, cand_best, best_score)
+        if n_best > 1:
+            _keep_finished(kept_tokens, kept_score, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
         n_finished += fin.sum(dim=1)
         done |= (n_finished >= K) | (step + 1 >= max_lens)
         if bool(done.all()):  # one host sync per step
@@ -180,4 +195,38 @@ def beam_search(
         cache.reorder((beam_base + parent).view(-1), include_cross=False)
         inp = tok.view(B * K, 1)
     width = int((best_tokens != pad_id).sum(dim=1).max())  # drop all-pad columns
-    return SearchOutput(best_tokens[:, :width], best_score)
+    if n_best == 1:
+        return SearchOutput(best_tokens[:, :width], best_score)
+    nbest_scores, order = kept_score[:, :K].sort(dim=1, descending=True, stable=True)  # stable: ties by finish
+    nbest_scores, order = nbest_scores[:, :n_best], order[:, :n_best]  # (B, N)
+    nbest_tokens = kept_tokens.gather(1, order[:, :, None].expand(B, n_best, L))  # (B, N, L)
+    nbest_width = int((nbest_tokens != pad_id).sum(dim=2).max())
+    return SearchOutput(best_tokens[:, :width], best_score, nbest_tokens[:, :, :nbest_width], nbest_scores)
+
+
+def _keep_finished(
+    kept_tokens: Tensor,
+    kept_score: Tensor,
+    alive_tokens: Tensor,
+    top_beam: Tensor,
+    fin: Tensor,
+    fin_score: Tensor,
+    n_finished: Tensor,
+    step: int,
+    eos_id: int,
+) -> None:
+    """Append this step's finished hypotheses (by rank) to each sentence's slots, in place; past K: dropped.
+
+    kept_tokens (B, K+1, L), kept_score (B, K+1): slots 0..K-1 kept, slot K a sink for the dropped ones;
+    alive_tokens (B, K, L); top_beam, fin, fin_score (B, n_cand): finished extensions are among the first K;
+    n_finished (B,): hypotheses finished before this step.
+    """
+    B, K, L = alive_tokens.shape
+    k = min(K, fin.size(1))
+    fin, parent, score = fin[:, :k], top_beam[:, :k], fin_score[:, :k]  # (B, k)
+    slot = n_finished[:, None] + fin.long().cumsum(dim=1) - 1  # (B, k): next free slots, in rank order
+    slot = torch.where(fin & (slot < K), slot, K)  # everything else goes to the sink
+    seq = alive_tokens.gather(1, parent[:, :, None].expand(B, k, L)).clone()  # (B, k, L)
+    seq[:, :, step] = eos_id
+    kept_tokens.scatter_(1, slot[:, :, None].expand(B, k, L), seq)
+    kept_score.scatter_(1, slot, score)

@@ -6,6 +6,9 @@ Enable from the command line, e.g. `+callbacks.fault._target_=transformer_lab.tr
 
 from __future__ import annotations
 
+import os
+import signal
+
 import lightning as L
 import torch
 
@@ -41,3 +44,15 @@ class NonFiniteGradientsAtSteps(L.Callback):
                 return torch.full_like(grad, float("nan"))
 
             handle = parameter.register_hook(poison)
+
+
+class KillDuringValidation(L.Callback):
+    """SIGKILLs its own process during the validation at optimizer step `step`: no hook, no save, as when a
+    machine is lost or the OOM killer strikes."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_validation_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if not trainer.sanity_checking and trainer.state.fn == "fit" and trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)

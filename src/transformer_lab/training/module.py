@@ -1,7 +1,7 @@
 """`TranslationModule`: the LightningModule around the Transformer. Thin on purpose.
 
 Training: label-smoothed cross-entropy (§5.4), Adam(0.9, 0.98, 1e-9) with the inverse-square-root warmup
-schedule (§5.3). Evaluation: loss, perplexity, and corpus sacreBLEU/chrF over the whole split from
+schedule (§5.3). Evaluation: loss, perplexity, and corpus sacreBLEU/chrF/chrF++ over the whole split from
 sufficient statistics summed across DDP ranks, decoding with greedy or beam search as configured.
 Lightning owns the loops, devices, precision, accumulation, clipping and checkpoints.
 """
@@ -30,6 +30,7 @@ from transformer_lab.training.config import (
 )
 from transformer_lab.training.loss import label_smoothed_loss
 from transformer_lab.training.nonfinite import NonFiniteConfig, NonFiniteGuard
+from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.metrics import CorpusBLEU, CorpusChrF, paper_style_bleu
 from transformer_lab.training.rng import capture_rng_states_of_every_rank, restore_rng_state, rng_state_of_rank
 from transformer_lab.training.schedule import inverse_sqrt_scheduler
@@ -58,6 +59,7 @@ class TranslationModule(L.LightningModule):
 
         self.eval_bleu = CorpusBLEU()
         self.eval_chrf = CorpusChrF()
+        self.eval_chrf_pp = CorpusChrF(word_order=2)  # chrF++
         self.eval_nll = SumMetric()
         self.eval_smoothed = SumMetric()
         self.eval_tokens = SumMetric()
@@ -122,7 +124,7 @@ class TranslationModule(L.LightningModule):
         self._eval_epoch_end("test", "test")
 
     def _reset_eval(self) -> None:
-        metrics = (self.eval_bleu, self.eval_chrf, self.eval_nll, self.eval_smoothed, self.eval_tokens,
+        metrics = (self.eval_bleu, self.eval_chrf, self.eval_chrf_pp, self.eval_nll, self.eval_smoothed, self.eval_tokens,
                    self.eval_sentences)
         for metric in metrics:
             metric.reset()
@@ -141,6 +143,7 @@ class TranslationModule(L.LightningModule):
         indices = batch["index"].tolist()
         self.eval_bleu.update(hypotheses, [references[i] for i in indices])
         self.eval_chrf.update(hypotheses, [references[i] for i in indices])
+        self.eval_chrf_pp.update(hypotheses, [references[i] for i in indices])
         self.eval_sentences.update(torch.tensor(float(len(hypotheses))))
         self._hypotheses.extend(zip(indices, hypotheses))
 
@@ -155,6 +158,7 @@ class TranslationModule(L.LightningModule):
         bleu, chrf = self.eval_bleu.compute(), self.eval_chrf.compute()
         self.log(f"{prefix}/bleu", bleu.float(), prog_bar=True)
         self.log(f"{prefix}/chrf", chrf.float())
+        self.log(f"{prefix}/chrf++", self.eval_chrf_pp.compute().float())
         self.log(f"{prefix}/n_sentences", self.eval_sentences.compute())
         ordered = self._gather_hypotheses()
         self.translations[split] = ordered
@@ -210,6 +214,7 @@ class TranslationModule(L.LightningModule):
             checkpoint["tokenizer_json"] = tokenizer.to_json()
         if self.data_config is not None:
             checkpoint["data_config"] = self.data_config
+        checkpoint["provenance"] = collect_provenance(self._trainer)  # plain strings and bools
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._pending_rng_state = rng_state_of_rank(checkpoint, self.global_rank)
