@@ -29,6 +29,7 @@ from transformer_lab.training.cadence import trainer_cadence_kwargs
 from transformer_lab.training.cluster import spawns_ranks_by_rerunning_command
 from transformer_lab.training.config import ConfigError
 from transformer_lab.training.console import progress_bar_callbacks
+from transformer_lab.training.precision import precision_line
 from transformer_lab.training.preemption import PREEMPTED_EXIT_CODE
 from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.module import TranslationModule
@@ -108,6 +109,7 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
     for logger in trainer.loggers:
         logger.log_hyperparams(config_dict)
     _print_start(module, output_dir)
+    log.info(precision_line(OmegaConf.to_container(cfg.trainer, resolve=False).get("precision"), str(trainer.precision)))
 
     if cfg.fit:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
