@@ -84,7 +84,7 @@ DATA_CHECKS: dict[str, Check] = {
     "max_chars": integer(1),
     "max_length_ratio": number(1.0),
     "num_workers": integer(0),
-    "pin_memory": BOOLEAN,
+    "pin_memory": ((lambda v: isinstance(v, bool) or v == "auto"), "true, false or auto"),
     "seed": integer(0),
 }
 
