@@ -56,3 +56,19 @@ class KillDuringValidation(L.Callback):
     def on_validation_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         if not trainer.sanity_checking and trainer.state.fn == "fit" and trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class SignalsAtStep(L.Callback):
+    """Sends `signals` (names, in order) to its own process when training reaches optimizer step `step`, on
+    every rank at the same point of the loop: a scheduler's preemption (SLURM: SIGUSR1 before the time
+    limit, then SIGTERM when it requeues the job), delivered reproducibly."""
+
+    def __init__(self, step: int, signals: list[str]) -> None:
+        self.step, self.signals = step, [signal.Signals[name] for name in signals]
+        self._sent = False
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int) -> None:
+        if trainer.global_step >= self.step and not self._sent:
+            self._sent = True
+            for signum in self.signals:
+                os.kill(os.getpid(), signum)
