@@ -162,8 +162,6 @@ class RunSummaryCallback(L.Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.time()
-        self._last_train_step = trainer.global_step
-        self._forget_records_after(trainer, trainer.global_step)  # a resume re-runs the steps after its checkpoint
         if trainer.ckpt_path is not None:  # a resumed run keeps the record of the attempts before it
             previous = read_summary(_run_dir(trainer))
             self.extra.update({k: previous[k] for k in ("interrupted_at_steps", "validated_step") if k in previous})
@@ -172,6 +170,11 @@ class RunSummaryCallback(L.Callback):
             if trainer.is_global_zero:
                 logger.experiment.summary["sacrebleu_signature"] = pl_module.bleu_signature
                 define_wandb_best_metrics(logger.experiment)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # The loops are restored by now (not yet at on_fit_start): global_step is the resumed step.
+        self._last_train_step = trainer.global_step
+        self._forget_records_after(trainer, trainer.global_step)  # a resume re-runs the steps after its checkpoint
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
