@@ -37,7 +37,8 @@ def test_three_row_sweep_gives_three_runs_one_wandb_group_and_a_matching_report(
     wandb_runs = [read_wandb_offline_run(d) for job in jobs for d in offline_runs(job)]
     assert len(wandb_runs) == 3 and len({run["id"] for run in wandb_runs}) == 3
     assert {run["group"] for run in wandb_runs} == {"table3"}
-    assert sorted(tuple(run["tags"]) for run in wandb_runs) == [("table3", r) for r in rows]
+    assert sorted(tuple(run["tags"]) for run in wandb_runs) == [("table3", r, "seed=1234") for r in rows]
+    assert sorted((run["config"]["row"], run["config"]["seed"]) for run in wandb_runs) == [(r, 1234) for r in rows]
     assert all(run["exit_code"] == 0 for run in wandb_runs)
 
     assert report_main([str(tmp_path)]) == 0
@@ -47,14 +48,14 @@ def test_three_row_sweep_gives_three_runs_one_wandb_group_and_a_matching_report(
         summary = json.loads((job / "summary.json").read_text())
         row = table[_tags(job)[1]]  # tags: [table3, ROW]
         assert row["status"] == summary["status"] == "completed"
-        assert float(row["dev_bleu"]) == summary["last_val"]["val/bleu"]
-        assert float(row["dev_ppl"]) == summary["last_val"]["val/ppl"]
-        assert float(row["best_dev_bleu"]) == summary["best_val_bleu"]
-        assert int(row["params"]) == summary["parameters"]["total"]
-        assert int(row["global_step"]) == summary["global_step"] == 4
+        assert float(row["dev_bleu_mean"]) == summary["last_val"]["val/bleu"]
+        assert float(row["dev_ppl_mean"]) == summary["last_val"]["val/ppl"]
+        assert float(row["best_dev_bleu_mean"]) == summary["best_val_bleu"]
+        assert float(row["params_m"]) * 1e6 == pytest.approx(summary["parameters"]["total"])
+        assert summary["global_step"] == 4
     # the rows keep their differences at debug size: A1 has one head, C1 fewer layers, E1 learned positions
     assert (table["A1"]["h"], table["C1"]["N"], table["E1"]["positional"]) == ("1", "1", "learned")
-    assert len({table[r]["params"] for r in rows}) == 3
+    assert len({table[r]["params_m"] for r in rows}) == 3
     md = (tmp_path / "report.md").read_text()
     assert sum(line.startswith(("| A1 ", "| C1 ", "| E1 ")) for line in md.splitlines()) == 3
     for name in ("bleu_per_row", "bleu_vs_params", "learning_curves"):
