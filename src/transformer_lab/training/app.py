@@ -340,7 +340,7 @@ def _print_end(trainer: L.Trainer, output_dir: Path, best_bleu: float | None) ->
     lines = [f"[bold]run directory[/bold]: {output_dir}"]
     if best_bleu is not None:
         lines.append(f"best dev BLEU: {best_bleu:.2f}")
-    for key in ("test/bleu", "test/chrf", "test/paper_bleu"):
+    for key in ("test/bleu", "test/chrf", "test/chrf++", "test/paper_bleu"):
         if key in metrics:
             lines.append(f"{key}: {float(metrics[key]):.2f}")
     if "test/bleu" in metrics and trainer.datamodule is not None:
