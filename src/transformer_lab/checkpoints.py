@@ -8,11 +8,11 @@ from typing import Any
 
 import torch
 
-from transformer_lab.training.checkpoint_io import load_checkpoint_file
+from transformer_lab.training.checkpoint_io import CheckpointError, load_checkpoint_file
 from transformer_lab.training.module import TranslationModule
 
 
-class CheckpointContentError(ValueError):
+class CheckpointContentError(CheckpointError):
     pass
 
 
@@ -21,12 +21,7 @@ def module_from_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -
 
     No `_target_` or other code reference is ever read from a checkpoint: the module class is fixed here.
     """
-    checkpoint = load_checkpoint_file(path, map_location=map_location)
-    missing = [key for key in ("hyper_parameters", "state_dict") if key not in checkpoint]
-    if missing:
-        raise CheckpointContentError(
-            f"{path} is not a transformer_lab checkpoint (missing {', '.join(missing)})"
-        )
+    checkpoint = load_checkpoint_file(path, map_location=map_location, required=("state_dict", "hyper_parameters"))
     hparams = checkpoint["hyper_parameters"]
     for section, values in (("hyper_parameters", hparams), ("data_config", checkpoint.get("data_config") or {})):
         if _mentions_target(values):

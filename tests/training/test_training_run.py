@@ -75,6 +75,52 @@ def test_wandb_offline_run_has_history_and_config(trained_run):
     assert run["id"] == (trained_run / "wandb_run_id.txt").read_text().strip()
 
 
+def test_wandb_summary_holds_the_best_dev_bleu_and_lowest_ppl_with_their_steps(trained_run):
+    run = read_wandb_offline_run(offline_runs(trained_run)[0])
+    validations = _validations(trained_run)
+    best = max(validations, key=lambda r: r["val/bleu"])  # first of equal maxima, as the summary keeps it
+    lowest = min(validations, key=lambda r: r["val/ppl"])
+    assert run["summary"]["val/bleu"] == {"max": pytest.approx(best["val/bleu"])}
+    assert run["summary"]["val/bleu_best_step"] == best["step"]
+    assert run["summary"]["val/ppl"] == {"min": pytest.approx(lowest["val/ppl"])}
+    assert run["summary"]["val/ppl_best_step"] == lowest["step"]
+    assert {"val/chrf", "val/chrf++"} <= set(run["summary"])
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert summary["best_val"]["val/bleu"] == {"value": pytest.approx(best["val/bleu"]), "step": best["step"]}
+    assert summary["best_val"]["val/ppl"] == {"value": pytest.approx(lowest["val/ppl"]), "step": lowest["step"]}
+
+
+def test_wandb_run_carries_row_and_seed_as_config_and_tags(trained_run):
+    run = read_wandb_offline_run(offline_runs(trained_run)[0])
+    assert run["config"]["seed"] == 1234 and "seed=1234" in run["tags"]
+    assert run["config"]["row"] in run["tags"]  # no Table 3 row: the job's own overrides name it
+    assert run["config"]["row"].startswith("debug=tiny,")
+
+
+def test_provenance_is_in_summary_wandb_config_and_every_checkpoint(trained_run):
+    import hydra
+    import lightning
+    import sacrebleu
+    import transformer_lab
+
+    expected_versions = {"torch": torch.__version__, "lightning": lightning.__version__,
+                         "hydra-core": hydra.__version__, "sacrebleu": sacrebleu.__version__,
+                         "transformer_lab": transformer_lab.__version__}
+    summary = json.loads((trained_run / "summary.json").read_text())["provenance"]
+    config = read_wandb_offline_run(offline_runs(trained_run)[0])["config"]["provenance"]
+    checkpoints = [torch.load(p, weights_only=True)["provenance"] for p in (trained_run / "checkpoints").rglob("*.ckpt")]
+    for provenance in (summary, config, *checkpoints):
+        assert provenance["versions"] == expected_versions
+        assert (provenance["device"], provenance["precision"]) == ("cpu", "32-true")
+        assert set(provenance["git"]) == {"commit", "dirty"}
+    if (Path(transformer_lab.__file__).parents[2] / ".git").exists():  # run from a checkout
+        import subprocess
+
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(transformer_lab.__file__).parent,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        assert summary["git"]["commit"] == head and isinstance(summary["git"]["dirty"], bool)
+
+
 def test_evaluate_reproduces_the_logged_dev_bleu(trained_run, tmp_path):
     best = next((trained_run / "checkpoints").glob("best-*.ckpt"))
     step = torch.load(best, weights_only=True)["global_step"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sized
+from collections.abc import Iterator, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,10 @@ class Corpus(ABC):
 
     def check(self) -> None:
         """Cheap checks (files exist) before any expensive work; raise DataError if something is wrong."""
+
+    def paths(self, split: str) -> Sequence[Path]:
+        """The files `split` is read from, for messages (none for generated or downloaded corpora)."""
+        return ()
 
 
 def check_aligned(sources: Sized, targets: Sized, src_name: str, tgt_name: str) -> None:
@@ -142,6 +146,9 @@ class FilesCorpus(Corpus):
                 if not spec.get(key):
                     raise DataError(f"corpus.{split}: format {fmt} needs the key `{key}` (a file path).")
             self.specs[split] = spec
+
+    def paths(self, split: str) -> list[Path]:
+        return self._paths(split)
 
     def _paths(self, split: str) -> list[Path]:
         spec = self.specs[split]

@@ -43,6 +43,15 @@ class ResumableDataLoader(DataLoader):
         self._state_owner.load_state_dict(state_dict)
 
 
+def resolve_pin_memory(pin_memory: bool | str) -> bool:
+    """`data.pin_memory`: true, false or "auto" (true exactly when a CUDA device is visible)."""
+    if pin_memory == "auto":
+        return torch.cuda.is_available()
+    if isinstance(pin_memory, bool):
+        return pin_memory
+    raise DataError(f"data.pin_memory={pin_memory!r}: expected true, false or auto")
+
+
 class TranslationDataModule(L.LightningDataModule):
     """Parallel corpus -> cleaned pairs -> joint BPE -> binarized cache -> token-bucket batches.
 
@@ -67,7 +76,8 @@ class TranslationDataModule(L.LightningDataModule):
             are mapped to ours, see `data/external_tokenizer.py`.
         cache_dir: where vocabularies and binarized splits are cached.
         seed: seeds the batch order (seed + epoch).
-        num_workers, pin_memory: DataLoader settings.
+        num_workers, pin_memory: DataLoader settings; pin_memory "auto" pins when a CUDA device is visible
+            (pinning without one only earns a warning from PyTorch).
         shuffle: shuffle training batches (turn off only for debugging).
     """
 
@@ -75,8 +85,9 @@ class TranslationDataModule(L.LightningDataModule):
                  src_lang: str | None = None, tgt_lang: str | None = None, vocab_size: int = 8000,
                  min_frequency: int = 2, max_tokens: int = 4096, eval_max_tokens: int | None = None,
                  max_length: int = 250, max_chars: int = 1024, max_length_ratio: float = 1.5,
-                 bpe_sample_sentences: int | None = None, tokenizer_file: str | None = None, cache_dir: str = "data_cache", seed: int = 0, num_workers: int = 0,
-                 pin_memory: bool = False, shuffle: bool = True) -> None:
+                 bpe_sample_sentences: int | None = None, tokenizer_file: str | None = None,
+                 cache_dir: str = "data_cache", seed: int = 0, num_workers: int = 0,
+                 pin_memory: bool | str = "auto", shuffle: bool = True) -> None:
         super().__init__()
         self.corpus_spec = to_plain(corpus)
         self.dir, self.src_lang, self.tgt_lang = dir, src_lang, tgt_lang
@@ -88,7 +99,7 @@ class TranslationDataModule(L.LightningDataModule):
         self.max_tokens = int(max_tokens)
         self.eval_max_tokens = int(eval_max_tokens or max_tokens)
         self.cache_dir, self.seed, self.shuffle = cache_dir, int(seed), shuffle
-        self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
+        self.num_workers, self.pin_memory = int(num_workers), resolve_pin_memory(pin_memory)
         self._directory: Path | None = None
         self._datasets: dict[str, TranslationDataset] = {}
         self._train_sampler: TokenBucketBatchSampler | None = None
