@@ -149,8 +149,8 @@ def _from_sentencepiece(path: Path) -> HFTokenizer:
         from sentencepiece import sentencepiece_model_pb2
     except ImportError:
         raise DataError(f"data.tokenizer_file={path} is a sentencepiece model: reading it needs the "
-                        "`sentencepiece` package: `pip install 'transformer_lab[spm]'` (or `pip install "
-                        "sentencepiece`).") from None
+                        "`sentencepiece` and `protobuf` packages: `pip install 'transformer_lab[spm]'` (or "
+                        "`pip install sentencepiece protobuf`).") from None
     proto = sentencepiece_model_pb2.ModelProto()
     try:
         proto.ParseFromString(path.read_bytes())
