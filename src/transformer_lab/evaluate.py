@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+from transformer_lab.config_dir import CONFIG_DIR
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -19,6 +19,7 @@ def evaluate(cfg: DictConfig) -> dict:
     from transformer_lab.checkpoints import module_from_checkpoint
     from transformer_lab.data.datamodule import TranslationDataModule
     from transformer_lab.training.config import SearchConfig, dataclass_from_mapping
+    from transformer_lab.training.console import progress_bar_callbacks
     from transformer_lab.training.metrics import paper_style_bleu
 
     if cfg.split not in ("valid", "test"):
@@ -39,7 +40,8 @@ def evaluate(cfg: DictConfig) -> dict:
         module.decoding_config.val = module.decoding_config.test = search
 
     output_dir = Path(cfg.paths.output_dir)
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], default_root_dir=str(output_dir),
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=progress_bar_callbacks(cfg.trainer, []),
+                          default_root_dir=str(output_dir),
                           enable_model_summary=False)
     if cfg.split == "valid":
         trainer.validate(module, datamodule=datamodule)
@@ -74,6 +76,9 @@ def evaluate(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> float:
+    from transformer_lab.training.console import configure_console
+
+    configure_console()
     return evaluate(cfg)["bleu"]
 
 

@@ -36,6 +36,7 @@ def translate_lines(module, lines: Iterable[str], search, max_tokens: int = 4096
 
 def main(argv: list[str] | None = None) -> int:
     from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.training.checkpoint_io import CheckpointError
     from transformer_lab.training.config import SearchConfig
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -50,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
 
-    module, _ = module_from_checkpoint(args.checkpoint)
+    try:
+        module, _ = module_from_checkpoint(args.checkpoint)
+    except CheckpointError as error:  # says which file and why; a traceback would add nothing
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     search = SearchConfig(strategy="greedy" if args.greedy else "beam", beam_size=args.beam_size, alpha=args.alpha,
                           max_len_a=args.max_len_a, max_len_b=args.max_len_b)
     if args.input == "-":

@@ -18,6 +18,7 @@ from transformer_lab.special_tokens import BOS_ID, EOS_ID
 from transformer_lab.training.attention_plots import attention_entropy, plot_attention_heads
 from transformer_lab.training.best_metrics import BestTracker, define_wandb_best_metrics
 from transformer_lab.training.provenance import collect_provenance
+from transformer_lab.training.run_record import read_summary, write_summary
 
 
 def _wandb_loggers(trainer: L.Trainer) -> list[WandbLogger]:
@@ -138,6 +139,11 @@ class TranslationsCallback(L.Callback):
                              step=trainer.global_step)
 
 
+def _record_kind(record: dict[str, Any]) -> str:
+    """"val" for an evaluation's record, "train" for a training update's."""
+    return "val" if any(key.startswith("val/") for key in record) else "train"
+
+
 class RunSummaryCallback(L.Callback):
     """Keeps `metrics.jsonl` (every evaluation's metrics) and `summary.json` (final metrics, parameter
     counts, status) in the run directory: the machine-readable record the report reads."""
@@ -150,9 +156,17 @@ class RunSummaryCallback(L.Callback):
         self.last_val: dict[str, float] = {}
         self.extra: dict[str, Any] = {}
         self._start = time.time()
+        self._written_at_resume: set[tuple[str, int]] = set()  # (kind, step) of records kept at the resumed step
+        self._last_train_step = 0  # the update whose training record was last considered
+        self._validation_ending: int | None = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.time()
+        self._last_train_step = trainer.global_step
+        self._forget_records_after(trainer, trainer.global_step)  # a resume re-runs the steps after its checkpoint
+        if trainer.ckpt_path is not None:  # a resumed run keeps the record of the attempts before it
+            previous = read_summary(_run_dir(trainer))
+            self.extra.update({k: previous[k] for k in ("interrupted_at_steps", "validated_step") if k in previous})
         self._write_summary(trainer, pl_module)
         for logger in _wandb_loggers(trainer):
             if trainer.is_global_zero:
@@ -174,8 +188,31 @@ class RunSummaryCallback(L.Callback):
         self._append(trainer, {"step": trainer.global_step, "epoch": trainer.current_epoch,
                                "time_s": self._elapsed(), **metrics})
         self._write_summary(trainer, pl_module)
+        self._validation_ending = trainer.global_step  # completed once every callback's hook has run
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        self._write_summary(trainer, pl_module)  # a killed run's summary shows the step it had reached
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._record_completed_validation(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record_completed_validation(trainer, pl_module)
+
+    def _record_completed_validation(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """`validated_step`: the last validation whose hooks (best-checkpoint save included) all ran; read
+        by ValidateWhatWasDue on resume."""
+        if self._validation_ending is not None:
+            self.extra["validated_step"] = self._validation_ending
+            self._validation_ending = None
+            self._write_summary(trainer, pl_module)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        # Runs once per micro-batch: under gradient accumulation several batches end at the same update,
+        # which gets one record (the batch that completed it, when global_step moved on).
+        if trainer.global_step == self._last_train_step:
+            return
+        self._last_train_step = trainer.global_step
         if trainer.global_step % max(trainer.log_every_n_steps, 1) == 0:
             metrics = self._scalars(trainer, prefix="train/")
             if metrics:
@@ -225,9 +262,25 @@ class RunSummaryCallback(L.Callback):
         return out
 
     def _append(self, trainer: L.Trainer, record: dict[str, Any]) -> None:
-        if trainer.is_global_zero:
-            with open(_run_dir(trainer) / "metrics.jsonl", "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+        kind = _record_kind(record)
+        if not trainer.is_global_zero or (kind, record["step"]) in self._written_at_resume:
+            return  # rank 0 writes; a resume does not repeat a record its checkpoint's step already has
+        with open(_run_dir(trainer) / "metrics.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def _forget_records_after(self, trainer: L.Trainer, step: int) -> None:
+        """Drops the records of steps after `step` (an interrupted attempt's, which the resumed run writes
+        again) and remembers which kinds of record `step` itself has, so that none is written twice."""
+        path = _run_dir(trainer) / "metrics.jsonl"
+        if not trainer.is_global_zero or step == 0 or not path.is_file():
+            return
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+        self._written_at_resume = {(_record_kind(r), step) for r in map(json.loads, kept) if r.get("step") == step}
+        if len(kept) != len(lines):
+            temporary = path.with_suffix(".jsonl.tmp")
+            temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            temporary.replace(path)
 
     def _write_summary(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
@@ -245,8 +298,4 @@ class RunSummaryCallback(L.Callback):
             "provenance": collect_provenance(trainer),
             **self.extra,
         }
-        path = _run_dir(trainer) / "summary.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        tmp.replace(path)
+        write_summary(_run_dir(trainer), summary)

@@ -32,7 +32,7 @@ from transformer_lab.training.loss import label_smoothed_loss
 from transformer_lab.training.nonfinite import NonFiniteConfig, NonFiniteGuard
 from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.metrics import CorpusBLEU, CorpusChrF, paper_style_bleu
-from transformer_lab.training.rng import capture_rng_state, restore_rng_state
+from transformer_lab.training.rng import capture_rng_states_of_every_rank, restore_rng_state, rng_state_of_rank
 from transformer_lab.training.schedule import inverse_sqrt_scheduler
 
 
@@ -81,17 +81,17 @@ class TranslationModule(L.LightningModule):
         n_tokens = sums.n_tokens.clamp(min=1)
         loss = sums.smoothed / n_tokens
         batch_size = batch["src"].size(0)
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        # Not on the progress bar: the bar reads its values every batch, a device sync per batch.
+        self.log("train/loss", loss, batch_size=batch_size)
         self.log("train/nll", sums.nll / n_tokens, batch_size=batch_size)
         self.log("train/tokens", sums.n_tokens.float(), reduce_fx="sum", batch_size=batch_size)
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        # Gradients are already reduced across ranks here; the guard's decision is reduced as well.
+        # Gradients are already reduced across ranks here, so every rank decides alike.
         last = Path(self.trainer.default_root_dir) / "checkpoints" / "last.ckpt"
         applied = self.nonfinite_guard.check(
-            [p for p in self.parameters() if p.requires_grad], self.trainer.global_step,
-            str(last) if last.is_file() else None,
+            [p for p in self.parameters() if p.requires_grad], self.trainer.global_step, last
         )
         if not applied:
             self.log("train/skipped_updates", float(self.nonfinite_guard.skipped_total))
@@ -205,8 +205,9 @@ class TranslationModule(L.LightningModule):
 
     # ------------------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # RNG states make a mid-epoch resume continue the same dropout stream (plain tensors/ints only).
-        checkpoint["rng_state"] = capture_rng_state()
+        # RNG states make a mid-epoch resume continue the same dropout stream (plain tensors/ints only), on
+        # every rank: each rank's generators are gathered (a collective; every rank saves together).
+        checkpoint["rng_states_per_rank"] = capture_rng_states_of_every_rank()
         tokenizer = self._find_tokenizer()
         if tokenizer is not None:
             # The tokenizer travels with the weights, so translate/evaluate need only the checkpoint.
@@ -216,7 +217,7 @@ class TranslationModule(L.LightningModule):
         checkpoint["provenance"] = collect_provenance(self._trainer)  # plain strings and bools
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._pending_rng_state = checkpoint.get("rng_state")
+        self._pending_rng_state = rng_state_of_rank(checkpoint, self.global_rank)
         self.data_config = checkpoint.get("data_config", self.data_config)
         if "tokenizer_json" in checkpoint:
             from transformer_lab.data.tokenizer import Tokenizer
