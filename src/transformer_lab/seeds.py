@@ -3,7 +3,8 @@
 `hparams_search=table3` and `hparams_search=variants` sweep `seed` over the list `seeds` (default: the one
 `seed`) through the `sweep_values` resolver, which turns the list into Hydra's sweep syntax (`1,2,3`).
 A list, unlike `seeds=1,2,3`, is one value on the command line, so Hydra does not sweep `seeds` itself.
-(`seed=1,2,3` on the command line also works and replaces the sweeper's `seed` parameter.)
+(`seed=1,2,3` on the command line also works and replaces the sweeper's `seed` parameter.) The package
+registers the resolver on import (`transformer_lab/__init__.py`).
 """
 
 from __future__ import annotations

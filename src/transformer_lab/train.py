@@ -8,11 +8,9 @@ import hydra
 from omegaconf import DictConfig
 
 from transformer_lab.config_dir import CONFIG_DIR
-from transformer_lab.seeds import register_resolvers
 
 # Noise from Lightning's internals on this torch version, not about anything a user can change.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-register_resolvers()  # ${sweep_values:${seeds}} in hparams_search=table3|variants
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

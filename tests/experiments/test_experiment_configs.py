@@ -236,7 +236,7 @@ def test_seeds_repeat_every_row_of_table3_and_variants_sweeps(search):
 
     from transformer_lab.seeds import register_resolvers
 
-    register_resolvers()  # done by transformer_lab.train at import
+    register_resolvers()  # idempotent; importing transformer_lab registers it too
 
     def jobs(*overrides: str, command_line: tuple[str, ...] = ()) -> list[tuple[str, str]]:
         params = compose_train(f"hparams_search={search}", *overrides, hydra_config=True).hydra.sweeper.params
