@@ -8,9 +8,9 @@ the real formats, without the network:
 
 Training data: the corpora the paper's recipe uses (same list as fairseq's prepare-wmt14en2*.sh).
 Dev: newstest2013; test: newstest2014 ("full" version, 3003 sentences), both read from the SGML files.
-Training pairs are streamed (memory does not grow with the files) and get whitespace normalization
-and empty-pair removal here; length filters are applied
-later, by the data module (they depend on the subword vocabulary).
+Training pairs are streamed (memory does not grow with the files) and get whitespace normalization and
+empty-pair removal here; length filters are applied later, by the data module (they depend on the
+subword vocabulary).
 """
 
 from __future__ import annotations
