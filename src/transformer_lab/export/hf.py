@@ -10,12 +10,14 @@ Generation config (what `model.generate` does by default) and how it compares wi
     between hypotheses of equal length but may differ between lengths. transformers' beam search also
     stops a sentence by its own rule (`early_stopping`), not fairseq's "K finished hypotheses";
   - not identical: the maximum length. Ours is per sentence, max_len_a * source length + max_len_b;
-    transformers has one cap, `max_length` (set to max_len_b + the position table's length, bounded by it).
+    transformers has one cap, `max_length` (512 tokens, as the opus-mt models, or the position table's
+    length if shorter); pass `max_new_tokens` to `generate` for another.
   - greedy decoding (`num_beams=1`) gives our greedy search's tokens (tested).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -97,3 +99,8 @@ def write_hf_directory(model, tokenizer_json: str, search, out_dir: Path) -> Non
     )
     marian.save_pretrained(out_dir, safe_serialization=True)
     fast_tokenizer(tokenizer_json, model_max_length=max_positions).save_pretrained(out_dir)
+    # the class name every transformers version knows (5.x writes its new name, which 4.x cannot load)
+    config_path = out_dir / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_path.read_text())
+    tokenizer_config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path.write_text(json.dumps(tokenizer_config, indent=2) + "\n")
