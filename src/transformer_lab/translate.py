@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from transformer_lab.checkpoints import module_from_checkpoint
-    from transformer_lab.training.checkpoint_io import UnsafeCheckpointError
+    from transformer_lab.training.checkpoint_io import CheckpointError
     from transformer_lab.training.config import SearchConfig
 
     parser = build_parser()
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stream = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # noqa: SIM115
         module, _ = module_from_checkpoint(args.checkpoint)
-    except (ValueError, OSError, UnsafeCheckpointError) as error:  # names the file and the problem: no traceback
+    except (CheckpointError, OSError) as error:  # says which file and why; a traceback would add nothing
         print(f"error: {error}", file=sys.stderr)
         return 2
     interactive = args.interactive or args.buffer_size is not None or (args.input == "-" and sys.stdin.isatty())

@@ -3,7 +3,7 @@
 What it adds to the checkpoint's tokenizer JSON (vocabulary, merges, byte-level pre-tokenizer and decoder
 unchanged):
   - a normalizer doing what `translate` does to each input line before encoding (strip, collapse every run
-    of whitespace to one space: `" ".join(line.split())`);
+    of whitespace to one space: `" ".join(line.split())`), then the tokenizer's own normalizer, if any;
   - a post-processor appending eos, as our sources are `pieces + [eos]` (docs/ARCHITECTURE.md);
   - `split_special_tokens=True`: text that contains "<s>" or "</s>" is ordinary text, as in our Tokenizer.
 `decode(ids, skip_special_tokens=True)` then gives our detokenized text.
@@ -30,9 +30,9 @@ def python_whitespace_class() -> str:
 def export_tokenizer(tokenizer_json: str) -> HFTokenizer:
     """The checkpoint's tokenizer with the normalizer and eos post-processor above (a `tokenizers` object)."""
     hf = HFTokenizer.from_str(tokenizer_json)
-    hf.normalizer = normalizers.Sequence(
-        [normalizers.Replace(Regex(python_whitespace_class()), " "), normalizers.Strip()]
-    )
+    whitespace = [normalizers.Replace(Regex(python_whitespace_class()), " "), normalizers.Strip()]
+    own = [hf.normalizer] if hf.normalizer is not None else []  # e.g. a sentencepiece model's rules
+    hf.normalizer = normalizers.Sequence(whitespace + own)
     hf.post_processor = processors.TemplateProcessing(
         single=f"$A {EOS}", pair=f"$A $B {EOS}", special_tokens=[(EOS, EOS_ID), (BOS, BOS_ID)]
     )
