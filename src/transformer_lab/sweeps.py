@@ -3,7 +3,8 @@
 `ValidatingSweeper` (the sweeper of conf/hydra/default.yaml; Hydra requires sweepers
 to live in the `hydra_plugins` package, so it is in src/hydra_plugins/transformer_lab_sweeper) is Hydra's basic sweeper;
 before launching it composes each job's config and runs the same checks the job itself would run first
-(model constructor checks, optimizer/loss/decoding keys, DDP + multirun). A typo or an impossible
+(types and ranges of the trainer, data, optim, loss, decoding and nonfinite values, model constructor
+checks, DDP + multirun). A typo or an impossible
 combination in job 7 is reported at once, and no job starts.
 """
 
@@ -25,7 +26,18 @@ def validate_job_config(cfg: DictConfig) -> None:
     from transformer_lab.model import TransformerConfig
     from transformer_lab.training.config import DecodingConfig, LossConfig, OptimConfig, dataclass_from_mapping
     from transformer_lab.training.nonfinite import NonFiniteConfig
+    from transformer_lab.training.value_checks import (
+        DATA_CHECKS,
+        TOP_LEVEL_CHECKS,
+        TRAINER_CHECKS,
+        check_section,
+    )
 
+    for section, checks in (("", TOP_LEVEL_CHECKS), ("trainer", TRAINER_CHECKS), ("data", DATA_CHECKS)):
+        values = cfg[section] if section else cfg
+        plain = {key: OmegaConf.to_object(values[key]) if OmegaConf.is_config(values[key]) else values[key]
+                 for key in checks if key in values}  # only these keys: others may need Hydra's resolvers
+        check_section(plain, checks, section)
     model = OmegaConf.to_container(cfg.model, resolve=True)
     if model.get("vocab_size") is None:  # filled from the tokenizer at run time; any size checks the rest
         model["vocab_size"] = int(cfg.data.get("vocab_size") or 1000)

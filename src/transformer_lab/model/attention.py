@@ -25,6 +25,14 @@ def padding_mask(tokens: Tensor, pad_id: int) -> Tensor:
     return (tokens != pad_id)[:, None, None, :]
 
 
+def source_padding_mask(tokens: Tensor, pad_id: int) -> Tensor | None:
+    """`padding_mask`, or None when no row has padding: attention then gets no mask, which lets SDPA use
+    its flash kernel (length bucketing leaves most training batches without source padding).
+    Costs one device-to-host read of a boolean per call."""
+    real = tokens != pad_id  # (B, L)
+    return None if bool(real.all()) else real[:, None, None, :]
+
+
 def causal_mask(q_len: int, k_len: int, device: torch.device) -> Tensor:
     """(Tq, Tk), True where key j <= query i; queries are the last Tq of Tk positions (cache-aware)."""
     q_pos = torch.arange(k_len - q_len, k_len, device=device)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import logging
 import os
 import secrets
@@ -16,27 +16,30 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from transformer_lab.training.checkpoint_io import (
     AtomicCheckpointIO,
+    UnreadableCheckpointError,
     ensure_writable_directory,
     load_checkpoint_file,
 )
+from transformer_lab.training.cadence import trainer_cadence_kwargs
+from transformer_lab.training.cluster import spawns_ranks_by_rerunning_command
+from transformer_lab.training.config import ConfigError
+from transformer_lab.training.console import progress_bar_callbacks
 from transformer_lab.training.precision import precision_line
 from transformer_lab.training.preemption import PREEMPTED_EXIT_CODE
+from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.module import TranslationModule
-from transformer_lab.training.wandb_setup import finish_wandb_run, resolve_wandb_mode
+from transformer_lab.training.run_record import RunConfigRecord, mark_interrupted_attempt, record_failure
+from transformer_lab.training.wandb_setup import finish_wandb_run, open_wandb_logger, resolve_wandb_mode
 
 log = logging.getLogger(__name__)
 
 WANDB_ID_FILE = "wandb_run_id.txt"
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot run, with the key to change in the message."""
 
 
 def run_training(cfg: DictConfig) -> float | None:
@@ -44,17 +47,20 @@ def run_training(cfg: DictConfig) -> float | None:
 
     Process-global state a job changes (environment variables such as WANDB_MODE) is restored when the job
     ends, so the next job of a multirun starts clean; the job's W&B run is finished either way, marked
-    failed when the job raised.
+    failed when the job raised. Every failure is recorded in summary.json and train.log.
     """
     environment = dict(os.environ)
+    output_dir = Path(cfg.paths.output_dir)
+    config_record = RunConfigRecord(output_dir, cfg)
     try:
-        result = _train(cfg)
+        result = _train(cfg, config_record)
     except SIGTERMException:
         finish_wandb_run(exit_code=PREEMPTED_EXIT_CODE)
         raise SystemExit(PREEMPTED_EXIT_CODE) from None
     except BaseException as error:
         finish_wandb_run(exit_code=1)
-        write_failure_summary(Path(cfg.paths.output_dir), error)
+        config_record.reject()
+        record_failure(output_dir, error)
         raise
     else:
         finish_wandb_run(exit_code=0)
@@ -64,23 +70,18 @@ def run_training(cfg: DictConfig) -> float | None:
         os.environ.update(environment)
 
 
-def write_failure_summary(output_dir: Path, error: BaseException) -> None:
-    """A job that failed before the trainer could record it still leaves a summary (sweeps list it)."""
-    path = output_dir / "summary.json"
-    if rank_zero_only.rank != 0 or path.exists():
-        return
-    status = getattr(error, "run_status", "failed")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"status": status, "error": f"{type(error).__name__}: {error}"[:2000]}, indent=2))
+def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
+    from transformer_lab.sweeps import validate_job_config
 
-
-def _train(cfg: DictConfig) -> float | None:
+    validate_job_config(cfg)  # types and ranges of every section, the key named (sweeps run it before job 1)
     refuse_multirun_with_spawning_ddp(cfg)
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
+    mark_interrupted_attempt(output_dir)
 
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()  # trains/loads the tokenizer so the model can be sized from it
+    refuse_empty_evaluation_splits(datamodule, validate=cfg.fit, test=cfg.test)
     module = build_module(cfg, vocab_size=datamodule.tokenizer.vocab_size)
     module.tokenizer = datamodule.tokenizer
     module.data_config = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "_target_"}
@@ -89,17 +90,23 @@ def _train(cfg: DictConfig) -> float | None:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if not loggers:  # LearningRateMonitor refuses to run without a logger; metrics.jsonl keeps the lr anyway
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])] + [AtomicCheckpointIO()]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    callbacks += progress_bar_callbacks(cfg.trainer, callbacks)
+    plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])]  # a detector may find no cluster: None
+    plugins = [plugin for plugin in plugins if plugin is not None] + [AtomicCheckpointIO()]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins,
+                                     **trainer_cadence_kwargs(cfg.trainer))  # val_check_interval: updates -> batches
 
     for callback in trainer.checkpoint_callbacks:
         ensure_writable_directory(Path(callback.dirpath))
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, output_dir) if cfg.fit else None
     if ckpt_path is not None:
-        check_resume_compatible(ckpt_path, module)
+        check_resume_compatible(ckpt_path, module, output_dir)
+    config_record.accept()
 
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["parameters"] = module.model.parameter_counts()
+    config_dict["row"] = row_name(cfg)  # W&B filters and groups runs by row and seed
+    config_dict["provenance"] = collect_provenance(trainer)
     for logger in trainer.loggers:
         logger.log_hyperparams(config_dict)
     _print_start(module, output_dir)
@@ -141,11 +148,27 @@ def build_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
         if name == "wandb":
             loggers.append(_build_wandb_logger(cfg, logger_cfg, output_dir))
         else:
+            _require_tensorboard_if_used(name, logger_cfg)
             loggers.append(instantiate(logger_cfg))
     return [logger for logger in loggers if logger is not None]
 
 
+def _require_tensorboard_if_used(name: str, logger_cfg: DictConfig) -> None:
+    """TensorBoard is an optional extra of the package (pyproject.toml): say how to get it."""
+    if not str(logger_cfg.get("_target_", "")).endswith("TensorBoardLogger"):
+        return
+    if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+        raise ConfigError(
+            f"logger.{name} needs the tensorboard package, an optional extra of transformer_lab: "
+            "pip install 'transformer_lab[tensorboard]' (or choose logger=wandb, logger=csv or logger=none)"
+        )
+
+
 def _build_wandb_logger(cfg: DictConfig, logger_cfg: DictConfig, output_dir: Path):
+    logger_cfg = logger_cfg.copy()
+    with open_dict(logger_cfg):  # ours, not WandbLogger's: how long to wait, and what to do without a server
+        init_timeout = float(logger_cfg.pop("init_timeout", 60))
+        fallback_offline = bool(logger_cfg.pop("fallback_offline", False))
     mode = resolve_wandb_mode(logger_cfg.get("mode"))
     if mode == "disabled":
         return None
@@ -161,10 +184,13 @@ def _build_wandb_logger(cfg: DictConfig, logger_cfg: DictConfig, output_dir: Pat
         output_dir.mkdir(parents=True, exist_ok=True)
         id_file.write_text(run_id)
     # `mode` goes to wandb.init; WandbLogger(offline=True) would set WANDB_MODE for the whole process.
-    overrides = {"mode": mode, "id": run_id, "resume": "allow"}
+    overrides = {"id": run_id, "resume": "allow", "tags": wandb_tags(cfg)}
     if cfg.get("run_name") is None:
         overrides["name"] = _default_run_name()
-    return instantiate(logger_cfg, **overrides)
+    return open_wandb_logger(
+        lambda mode, settings: instantiate(logger_cfg, mode=mode, settings=settings, **overrides),
+        mode, init_timeout, fallback_offline,
+    )
 
 
 def new_wandb_run_id() -> str:
@@ -180,19 +206,35 @@ def _default_run_name() -> str | None:
     return ",".join(overrides)[:120] or hydra_cfg.job.name
 
 
+def row_name(cfg: DictConfig) -> str:
+    """The report's row this job belongs to: the config's `row` (Table 3 label), else the job's own
+    overrides minus the seed and where-it-runs settings, else the experiment's name."""
+    if cfg.get("row"):
+        return str(cfg.row)
+    overrides = []
+    if HydraConfig.initialized():
+        overrides = [o for o in HydraConfig.get().overrides.task
+                     if not o.lstrip("+~").startswith(("seed=", "hydra.", "paths.", "logger", "trainer.enable_"))]
+    return ",".join(overrides)[:120] or str(cfg.get("experiment_name") or "default")
+
+
+def wandb_tags(cfg: DictConfig) -> list[str]:
+    """The configured tags plus the row name and `seed=N`, so runs of one row filter together in W&B."""
+    tags = [str(t) for t in (cfg.get("tags") or [])]
+    for tag in (row_name(cfg), f"seed={cfg.seed}"):
+        if tag[:64] not in tags:  # W&B limits tags to 64 characters
+            tags.append(tag[:64])
+    return tags
+
+
 def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool | None = None) -> None:
     """Hydra multirun + DDP where Lightning starts the ranks by re-running sys.argv does not work
-    (PITFALLS.md: children start sweeps of their own or hang). Refuse it before any process starts."""
+    (children start sweeps of their own or hang). Refuse it before any process starts."""
     if multirun is None:
         multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     if not multirun:
         return
-    strategy = cfg.trainer.get("strategy")
-    target = strategy.get("_target_", "") if isinstance(strategy, DictConfig) else str(strategy or "")
-    devices = cfg.trainer.get("devices", 1)
-    spawns_ranks = "ddp" in target.lower() and "spawn" not in target.lower() and devices not in (1, "1")
-    started_by_launcher = "SLURM_NTASKS" in os.environ or "LOCAL_RANK" in os.environ
-    if spawns_ranks and not started_by_launcher:
+    if spawns_ranks_by_rerunning_command(cfg.trainer.get("strategy"), cfg.trainer.get("devices", 1)):
         raise ConfigError(
             "Hydra multirun (-m) with a DDP trainer whose ranks Lightning would start by re-running the "
             "command is not supported: each rank would start a sweep of its own. Use instead: on a cluster, "
@@ -225,10 +267,14 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
     return ckpt_path
 
 
-def check_resume_compatible(ckpt_path: str, module: TranslationModule) -> None:
+def check_resume_compatible(ckpt_path: str, module: TranslationModule, output_dir: Path) -> None:
     """Resuming with a different model or data fails here with the differing keys named, instead of a
-    shape-mismatch traceback from deep inside `load_state_dict` (or silently training on other data)."""
-    checkpoint = load_checkpoint_file(ckpt_path, mmap=True)  # metadata only: Lightning reads the weights later
+    shape-mismatch traceback from deep inside `load_state_dict` (or silently training on other data).
+    An unreadable checkpoint (truncated, empty) fails here too, naming the newest readable one as the way on."""
+    try:
+        checkpoint = load_checkpoint_file(ckpt_path, mmap=True, required=("state_dict",))  # metadata only
+    except UnreadableCheckpointError as error:
+        raise ConfigError(f"cannot resume: {error}\n{_way_on_from(output_dir, Path(ckpt_path))}") from None
     saved = {"model": checkpoint.get("hyper_parameters", {}).get("model", {}), "data": checkpoint.get("data_config", {})}
     current = {"model": module.hparams["model"], "data": module.data_config or {}}
     differences = [
@@ -243,6 +289,33 @@ def check_resume_compatible(ckpt_path: str, module: TranslationModule) -> None:
             + "\n  ".join(differences)
             + "\nResume with the original settings, or start a new run (ckpt_path=null or a new hydra.run.dir)."
         )
+
+
+def _way_on_from(output_dir: Path, unreadable: Path) -> str:
+    """Names the newest readable, resumable checkpoint of the run directory (by the step stored inside)."""
+    candidates = []
+    for path in (output_dir / "checkpoints").rglob("*.ckpt"):
+        if path.resolve() == unreadable.resolve():
+            continue
+        try:
+            checkpoint = load_checkpoint_file(path, mmap=True, required=("state_dict", "loops"))
+        except (UnreadableCheckpointError, OSError):
+            continue
+        candidates.append((int(checkpoint.get("global_step", 0)), str(path)))
+    if not candidates:
+        return "No other readable checkpoint is in the run directory: start over with ckpt_path=null."
+    step, path = max(candidates)
+    return (f"The newest readable checkpoint in the run directory is {path} (step {step}): resume from it with "
+            f"ckpt_path={path}, or start over with ckpt_path=null.")
+
+
+def refuse_empty_evaluation_splits(datamodule: Any, validate: bool, test: bool) -> None:
+    """A dev or test split without sentences would train without BLEU or end without test results."""
+    for split, needed, way_out in (("valid", validate, "dev BLEU picks the best checkpoint; it needs sentences"),
+                                   ("test", test, "or train without a test split: test=false")):
+        if needed and not datamodule.split_texts(split)[0]:
+            where = ", ".join(str(p) for p in datamodule.corpus.paths(split)) or f"the {split} split of data.corpus"
+            raise ConfigError(f"the {split} split is empty ({where}): give it sentence pairs; {way_out}")
 
 
 # Data settings that may change between the interrupted run and its resumption (they don't change the data).
@@ -280,7 +353,7 @@ def _print_end(trainer: L.Trainer, output_dir: Path, best_bleu: float | None) ->
     lines = [f"[bold]run directory[/bold]: {output_dir}"]
     if best_bleu is not None:
         lines.append(f"best dev BLEU: {best_bleu:.2f}")
-    for key in ("test/bleu", "test/chrf", "test/paper_bleu"):
+    for key in ("test/bleu", "test/chrf", "test/chrf++", "test/paper_bleu"):
         if key in metrics:
             lines.append(f"{key}: {float(metrics[key]):.2f}")
     if "test/bleu" in metrics and trainer.datamodule is not None:

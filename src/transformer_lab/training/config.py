@@ -1,7 +1,8 @@
 """Plain dataclasses for the training module's own config sections (optim, loss, decoding).
 
-Each component receives only its own section (STYLE.md). They are built from the Hydra config with
-`from_mapping`, which names any unknown key, so a typo fails before training starts.
+Each component receives only its own section (the project's style). They are built from the Hydra config with
+`from_mapping`, which names any unknown key and any value of the wrong type, so a typo fails before
+training starts.
 """
 
 from __future__ import annotations
@@ -10,19 +11,23 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
+from transformer_lab.training.value_checks import ConfigError, check_fields
+
 T = TypeVar("T")
 
 
 def dataclass_from_mapping(cls: type[T], values: Mapping[str, Any] | None, section: str) -> T:
-    """Build dataclass `cls` from a mapping, rejecting unknown keys with the config path in the message."""
+    """Build dataclass `cls` from a mapping, rejecting unknown keys and values of the wrong type with the
+    config path in the message (ranges are each dataclass's own `__post_init__`)."""
     values = dict(values or {})
     known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; "
             f"valid keys of `{section}` are: {', '.join(sorted(known))}"
         )
+    check_fields(cls, values, section)
     return cls(**values)
 
 
@@ -44,6 +49,8 @@ class OptimConfig:
             raise ValueError(f"optim.lr_scale must be positive, got {self.lr_scale}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"optim.betas must be two numbers in [0, 1), got {list(self.betas)}")
+        if self.eps <= 0 or self.weight_decay < 0:
+            raise ValueError(f"optim.eps must be positive and optim.weight_decay >= 0, got {self.eps}, {self.weight_decay}")
 
 
 @dataclass
@@ -70,6 +77,9 @@ class SearchConfig:
             raise ValueError(f"decoding strategy must be 'beam' or 'greedy', got {self.strategy!r}")
         if self.beam_size < 1:
             raise ValueError(f"decoding beam_size must be >= 1, got {self.beam_size}")
+        if self.alpha < 0 or self.max_len_a < 0 or self.max_len_b < 0:
+            raise ValueError(f"decoding alpha, max_len_a and max_len_b must be >= 0, got {self.alpha}, "
+                             f"{self.max_len_a}, {self.max_len_b}")
 
 
 @dataclass
