@@ -1,4 +1,4 @@
-"""`python -m transformer_lab.evaluate ckpt=PATH split=test`: sacreBLEU (with signature), chrF and the
+"""`python -m transformer_lab.evaluate ckpt=PATH split=test`: sacreBLEU (with signature), chrF, chrF++ and the
 paper-style tokenized BLEU of a checkpoint on a split; writes the hypotheses and a JSON record.
 
 `python -m transformer_lab.evaluate ckpt=PATH src=FILE ref=FILE` does the same on any test set: plain
@@ -101,6 +101,7 @@ def evaluate(cfg: DictConfig) -> dict:
         "bleu": bleu_score.score,
         "bleu_signature": str(bleu.get_signature()),
         "chrf": chrf.corpus_score(hypotheses, [references]).score,
+        "chrf++": sacrebleu.metrics.CHRF(word_order=2).corpus_score(hypotheses, [references]).score,
         "paper_style_bleu": paper_style_bleu(hypotheses, references),
         "n_sentences": len(hypotheses),
     }
@@ -110,7 +111,8 @@ def evaluate(cfg: DictConfig) -> dict:
     hyp_path.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     (output_dir / "evaluation.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(f"{bleu_score}  [{result['bleu_signature']}]")
-    print(f"chrF = {result['chrf']:.2f}   paper-style tokenized compound-split BLEU = {result['paper_style_bleu']:.2f}")
+    print(f"chrF = {result['chrf']:.2f}   chrF++ = {result['chrf++']:.2f}   "
+          f"paper-style tokenized compound-split BLEU = {result['paper_style_bleu']:.2f}")
     print(f"hypotheses: {hyp_path}")
     return result
 

@@ -130,6 +130,7 @@ def test_evaluate_reproduces_the_logged_dev_bleu(trained_run, tmp_path):
     result = json.loads((tmp_path / "evaluation.json").read_text())
     assert result["n_sentences"] == logged["val/n_sentences"]
     assert result["bleu"] == pytest.approx(logged["val/bleu"], abs=1e-4)
+    assert result["chrf++"] == pytest.approx(logged["val/chrf++"], abs=1e-4)  # sacreBLEU CHRF(word_order=2)
 
 
 def test_translate_round_trips_sentences(trained_run):

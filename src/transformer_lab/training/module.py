@@ -98,8 +98,8 @@ class TranslationModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.optim_config
-        optimizer = torch.optim.Adam(  # foreach: one multi-tensor kernel per op instead of a per-tensor loop
-            self.parameters(), lr=1.0, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=True
+        optimizer = torch.optim.Adam(  # fused: one kernel for the whole update (CPU and CUDA); foreach was ~4x slower on CPU
+            self.parameters(), lr=1.0, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, fused=True
         )
         scheduler = inverse_sqrt_scheduler(optimizer, self.model.config.d_model, cfg.warmup_steps, cfg.lr_scale)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
