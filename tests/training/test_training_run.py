@@ -203,6 +203,7 @@ def test_evaluate_on_test_files_scores_like_sacrebleu(trained_run, tmp_path):
     assert len(hypotheses) == result["n_sentences"] == 40 and any(hypotheses)
     assert result["bleu"] == sacrebleu.corpus_bleu(hypotheses, [references[:40]]).score
     assert result["chrf"] == sacrebleu.corpus_chrf(hypotheses, [references[:40]]).score
+    assert result["chrf++"] == sacrebleu.corpus_chrf(hypotheses, [references[:40]], word_order=2).score
     assert result["paper_style_bleu"] == paper_style_bleu(hypotheses, references[:40])
     assert result["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")
     assert (result["src"], result["split"]) == (str(tmp_path / "news.en"), None)
