@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+from transformer_lab.config_dir import CONFIG_DIR
+
 
 USAGE = """usage: python -m transformer_lab.describe [--json] [OVERRIDE ...]
 
 The model a training config builds (no data, no training): parameter counts and hyperparameters.
-OVERRIDEs are the train command's, e.g. experiment=table3/C4 model.vocab_size=37000.
+OVERRIDEs are the train command's, e.g. experiment=table3/C4 model.vocab_size=37000; your own configs
+come in with hydra.searchpath=[file:///path/to/your/conf].
   --json   print JSON instead of tables
 """
 
@@ -82,6 +83,7 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
     """Everything `describe` prints, as plain data."""
     from transformer_lab.model.config import TransformerConfig
     from transformer_lab.report.paper import TABLE3
+    from transformer_lab.training.cadence import val_check_interval_in_batches
 
     model_cfg = _select(cfg, "model")
     model_cfg["vocab_size"] = model_cfg.get("vocab_size") or resolve_vocab_size(cfg)
@@ -89,7 +91,8 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
     counts = count_parameters(model_cfg)
 
     trainer = {k: _select(cfg, f"trainer.{k}") for k in ("accelerator", "devices", "num_nodes",
-                                                           "accumulate_grad_batches", "max_steps")}
+                                                           "accumulate_grad_batches", "max_steps",
+                                                           "val_check_interval")}
     devices, how = _devices(trainer)
     nodes = trainer.get("num_nodes") or 1
     accumulate = trainer.get("accumulate_grad_batches") or 1
@@ -127,6 +130,9 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
             "devices_from": how,
             "accumulate_grad_batches": accumulate,
             "tokens_per_update": None if max_tokens is None else max_tokens * devices * nodes * accumulate,
+            "val_check_interval_updates": trainer.get("val_check_interval"),
+            "val_check_interval_batches": val_check_interval_in_batches(trainer),
+            "checkpoint_every_n_updates": _select(cfg, "callbacks.periodic_checkpoint.every_n_train_steps"),
         },
     }
 
@@ -150,7 +156,21 @@ def format_text(desc: dict[str, Any]) -> str:
             f" x {t['devices']} devices ({t['devices_from']}) x accumulate_grad_batches {t['accumulate_grad_batches']}"
             "  (padded, per side; the paper: ~25k real tokens per side)"
         )
+    lines += _cadence_lines(t)
     return "\n".join(lines)
+
+
+def _cadence_lines(training: dict[str, Any]) -> list[str]:
+    interval, batches = training["val_check_interval_updates"], training["val_check_interval_batches"]
+    lines = []
+    if isinstance(interval, int):
+        lines.append(f"  {'validation':<20} every {interval:,} updates = {batches:,} batches per device"
+                     f" (accumulate_grad_batches {training['accumulate_grad_batches']})")
+    elif interval is not None:
+        lines.append(f"  {'validation':<20} every {interval} of an epoch")
+    if training["checkpoint_every_n_updates"] is not None:
+        lines.append(f"  {'periodic checkpoint':<20} every {training['checkpoint_every_n_updates']:,} updates")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,14 @@ def peaky_model(seed: int, vocab_size: int = 6) -> Transformer:
 
 
 def exhaustive_best(model: Transformer, src_row: torch.Tensor, max_len: int, alpha: float) -> tuple[float, list[int]]:
-    """Score every hypothesis w + [eos], |w| < max_len, over the words (unk included; never pad/bos)."""
+    """The best hypothesis w + [eos], |w| < max_len, over the words (unk included; never pad/bos)."""
+    return exhaustive_ranking(model, src_row, max_len, alpha)[0]
+
+
+def exhaustive_ranking(
+    model: Transformer, src_row: torch.Tensor, max_len: int, alpha: float
+) -> list[tuple[float, list[int]]]:
+    """Score every hypothesis w + [eos], |w| < max_len, over the words (unk included; never pad/bos); best first."""
     words = [w for w in range(model.generator.out_features) if w not in (PAD_ID, BOS_ID, EOS_ID)]
     hyps = [list(w) + [EOS_ID] for n in range(max_len) for w in itertools.product(words, repeat=n)]
     tgt_in = torch.full((len(hyps), max_len), PAD_ID)
@@ -35,8 +42,7 @@ def exhaustive_best(model: Transformer, src_row: torch.Tensor, max_len: int, alp
     for i, y in enumerate(hyps):
         total = logp[i, torch.arange(len(y)), torch.tensor(y)].sum()
         scores.append(float(total / length_penalty(len(y), alpha)))
-    best = max(range(len(hyps)), key=scores.__getitem__)
-    return scores[best], hyps[best]
+    return sorted(zip(scores, hyps), key=lambda pair: -pair[0])
 
 
 def strip(row: torch.Tensor) -> list[int]:
@@ -79,6 +85,50 @@ def test_wide_beam_finds_exhaustive_best():
             assert beam.scores[b].item() == pytest.approx(score, abs=1e-4)
             nontrivial += strip(greedy.tokens[b]) != hyp
     assert nontrivial > 0  # some cases where greedy is not optimal, so the test can tell beam from greedy
+
+
+@pytest.mark.parametrize("n_best", [2, 5])
+def test_wide_beam_n_best_equals_exhaustive_n_best(n_best):
+    alpha = 0.6
+    src = torch.tensor([[4, 5, EOS_ID, PAD_ID], [5, 3, 4, EOS_ID]])  # max output lengths 3 and 4 (a=1, b=0)
+    for seed in range(6):
+        model = peaky_model(seed)
+        out = beam_search(model, src, beam_size=40, alpha=alpha, max_len_a=1.0, max_len_b=0, n_best=n_best)
+        assert out.nbest_tokens.shape[:2] == (2, n_best) and out.nbest_scores.shape == (2, n_best)
+        for b, max_len in enumerate([3, 4]):
+            ranking = exhaustive_ranking(model, src[b], max_len, alpha)[:n_best]
+            assert [strip(row) for row in out.nbest_tokens[b]] == [hyp for _, hyp in ranking]
+            assert out.nbest_scores[b].tolist() == pytest.approx([score for score, _ in ranking], abs=1e-4)
+            assert strip(out.tokens[b]) == ranking[0][1]  # the 1-best is rank 0
+
+
+def test_n_best_keeps_the_first_k_finished_and_leaves_the_1_best_unchanged():
+    """A narrow beam: the N best are distinct, descending, rescore to their scores, and rank 0 is the 1-best."""
+    model = tiny_model("post", "sinusoidal")
+    with torch.no_grad():
+        model.generator.weight.mul_(3.0)
+    src = source_batch([6, 2, 4, 5], seed=7)
+    one = beam_search(model, src, beam_size=4, max_len_b=8)
+    four = beam_search(model, src, beam_size=4, max_len_b=8, n_best=4)
+    assert one.nbest_tokens is None and one.nbest_scores is None
+    torch.testing.assert_close(four.scores, one.scores)
+    assert [strip(r) for r in four.tokens] == [strip(r) for r in one.tokens]
+    for b in range(src.size(0)):
+        hyps = [strip(row) for row in four.nbest_tokens[b]]
+        scores = four.nbest_scores[b].tolist()
+        assert hyps[0] == strip(one.tokens[b]) and scores[0] == pytest.approx(one.scores[b].item())
+        assert len({tuple(h) for h in hyps}) == 4 and scores == sorted(scores, reverse=True)
+        for hyp, score in zip(hyps, scores):  # forced decoding gives the same length-normalized score
+            tgt_in = torch.tensor([[BOS_ID] + hyp[:-1]])
+            with torch.no_grad():
+                logp = model(src[b : b + 1], tgt_in).float().log_softmax(-1)[0]
+            total = logp[torch.arange(len(hyp)), torch.tensor(hyp)].sum()
+            assert float(total / length_penalty(len(hyp), 0.6)) == pytest.approx(score, abs=1e-4)
+
+
+def test_n_best_larger_than_beam_is_refused():
+    with pytest.raises(ValueError, match="n_best=5 must be between 1 and beam_size=4"):
+        beam_search(tiny_model(), source_batch([3]), beam_size=4, n_best=5)
 
 
 @pytest.mark.parametrize("search", [greedy_search, beam_search])

@@ -69,11 +69,15 @@ def test_report_numbers_equal_the_run_summaries(sweep):
     for job in sorted(p for p in sweep.iterdir() if (p / "summary.json").is_file()):
         summary_ = json.loads((job / "summary.json").read_text())
         row = rows[OmegaConf.load(job / ".hydra" / "config.yaml").row]
-        assert float(row["dev_ppl"]) == summary_["last_val"]["val/ppl"]
-        assert float(row["dev_bleu"]) == summary_["last_val"]["val/bleu"]
-        assert float(row["best_dev_bleu"]) == summary_["best_val_bleu"]
-        assert int(row["params"]) == summary_["parameters"]["total"]
         assert row["status"] == summary_["status"]
+        assert float(row["params_m"]) * 1e6 == pytest.approx(summary_["parameters"]["total"])
+        if summary_["status"] != "completed":  # never averaged in
+            assert (row["n_seeds"], row["n_not_completed"], row["dev_bleu_mean"]) == ("0", "1", "")
+            continue
+        assert row["n_seeds"] == "1" and row["dev_bleu_std"] == ""  # one seed: no standard deviation
+        assert float(row["dev_ppl_mean"]) == summary_["last_val"]["val/ppl"]
+        assert float(row["dev_bleu_mean"]) == summary_["last_val"]["val/bleu"]
+        assert float(row["best_dev_bleu_mean"]) == summary_["best_val_bleu"]
 
 
 def test_rows_follow_the_papers_order_and_keep_every_job(sweep):
@@ -167,5 +171,28 @@ def test_wandb_runs_become_the_same_report(monkeypatch, tmp_path):
     monkeypatch.setattr(wandb, "Api", FakeApi)
     assert report_main(["me/transformer_lab", "--group", "table3", "--out", str(tmp_path), "--no-figures"]) == 0
     rows = read_csv(tmp_path / "report.csv")
-    assert [(r["row"], r["status"], r["dev_bleu"], r["best_dev_bleu"]) for r in rows] == \
-        [("base", "failed", "25.0", "25.0"), ("A1", "completed", "24.0", "24.0")]
+    assert [(r["row"], r["status"], r["dev_bleu_mean"], r["best_dev_bleu_mean"]) for r in rows] == \
+        [("base", "failed", "", ""), ("A1", "completed", "24.0", "24.0")]  # failed runs are never averaged in
+
+
+def test_wandb_runs_read_the_best_from_the_summary_and_the_last_from_the_history(monkeypatch, tmp_path):
+    import wandb
+
+    class DefinedMetricRun(_FakeWandbRun):  # summary: the best (define_metric); history: every evaluation
+        def scan_history(self):
+            return [{"trainer/global_step": 50000, "val/bleu": 26.0}, {"trainer/global_step": 100000, "val/bleu": 24.0}]
+
+    run = DefinedMetricRun("A1", "finished", 24.0, 63_000_000)
+    run.summary.update({"val/bleu": {"max": 26.0}, "val/bleu_best_step": 50000, "val/ppl": {"min": 4.5}})
+    run.config.update(seed=2, provenance={"versions": {"torch": "2.13.0"}})
+
+    class FakeApi:
+        def runs(self, path, filters=None, order=None):
+            return [run]
+
+    monkeypatch.setattr(wandb, "Api", FakeApi)
+    from transformer_lab.report.runs import read_wandb_runs
+
+    (record,) = read_wandb_runs("me/transformer_lab")
+    assert (record.dev_bleu, record.best_dev_bleu, record.best_dev_bleu_step) == (24.0, 26.0, 50000)
+    assert record.seed == 2 and record.provenance["versions"]["torch"] == "2.13.0"

@@ -49,6 +49,15 @@ def test_chrf_equals_sacrebleu():
     assert metric.compute().item() == pytest.approx(sacrebleu.corpus_chrf(HYPS, [REFS]).score, abs=1e-9)
 
 
+def test_chrf_plus_plus_equals_sacrebleu_chrf_word_order_2():
+    metric = CorpusChrF(word_order=2)
+    metric.update(HYPS[:2], REFS[:2])
+    metric.update(HYPS[2:], REFS[2:])
+    expected = sacrebleu.metrics.CHRF(word_order=2).corpus_score(HYPS, [REFS]).score
+    assert metric.compute().item() == pytest.approx(expected, abs=1e-9)
+    assert expected != pytest.approx(sacrebleu.corpus_chrf(HYPS, [REFS]).score)  # word n-grams do count
+
+
 def test_signature_names_tokenizer_and_version():
     signature = CorpusBLEU().signature()
     assert "tok:13a" in signature and "version:" in signature

@@ -142,7 +142,7 @@ def test_a_nan_update_is_skipped_and_training_goes_on(tmp_path):
 
 def test_repeated_nans_stop_the_run_as_diverged_naming_step_and_checkpoint(tmp_path):
     proc = run_cli("transformer_lab.train", *FAST, "trainer.max_steps=20", "trainer.val_check_interval=20",
-                   "callbacks.periodic_checkpoint.every_n_train_steps=2", NAN_AT,
+                   "callbacks.resume_checkpoint.every_n_train_steps=2", NAN_AT,
                    "+callbacks.nan.steps=[5,6,7,8,9,10,11]", "nonfinite.max_consecutive=3",
                    f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode != 0

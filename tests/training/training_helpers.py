@@ -40,7 +40,8 @@ def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: float = 3
 
 def read_wandb_offline_run(run_dir: Path) -> dict:
     """Parses an offline W&B run (`offline-run-*/run-<id>.wandb`, a LevelDB-style record log of protobuf
-    `Record`s) into {"id", "group", "tags", "config", "history", "exit_code"}, for assertions in tests."""
+    `Record`s) into {"id", "group", "tags", "config", "history", "summary", "exit_code"}, for assertions in
+    tests. "summary" is the run summary as W&B keeps it: the summary updates merged in order."""
     import json
     import struct
 
@@ -66,7 +67,7 @@ def read_wandb_offline_run(run_dir: Path) -> dict:
             pending += chunk
         elif kind == 4:  # LAST
             payloads.append(pending + chunk)
-    run: dict = {"config": {}, "history": [], "exit_code": None}
+    run: dict = {"config": {}, "history": [], "summary": {}, "exit_code": None}
     for payload in payloads:
         record = pb.Record()
         record.ParseFromString(payload)
@@ -82,6 +83,9 @@ def read_wandb_offline_run(run_dir: Path) -> dict:
             run["history"].append(
                 {(item.key or "/".join(item.nested_key)): json.loads(item.value_json) for item in record.history.item}
             )
+        elif kind == "summary":
+            for item in record.summary.update:
+                run["summary"][item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
         elif kind == "exit":
             run["exit_code"] = record.exit.exit_code
     return run

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,21 +59,21 @@ def clean_eval_split(split: str, sources: list[str], targets: list[str]) -> tupl
             CleaningReport(split, len(sources)))
 
 
-def clean_train_text(sources: list[str], targets: list[str], max_chars: int) -> tuple[list[str], list[str], CleaningReport]:
-    """Normalize whitespace; drop pairs with an empty side or a side over `max_chars` characters."""
-    report = CleaningReport("train", len(sources))
-    kept_src: list[str] = []
-    kept_tgt: list[str] = []
-    for src, tgt in zip(sources, targets):
+def clean_train_pairs(pairs: Iterable[tuple[str, str]], max_chars: int,
+                      report: CleaningReport) -> Iterator[tuple[str, str]]:
+    """Normalize whitespace; drop pairs with an empty side or a side over `max_chars` characters.
+
+    A stream: pairs are read, counted in `report` (read and dropped) and yielded one at a time, so memory
+    does not grow with the corpus."""
+    for src, tgt in pairs:
+        report.read += 1
         src, tgt = normalize_whitespace(src), normalize_whitespace(tgt)
         if not src or not tgt:
             report.dropped[EMPTY] += 1
         elif len(src) > max_chars or len(tgt) > max_chars:
             report.dropped[TOO_MANY_CHARS] += 1
         else:
-            kept_src.append(src)
-            kept_tgt.append(tgt)
-    return kept_src, kept_tgt, report
+            yield src, tgt
 
 
 def length_filter(src_lengths: np.ndarray, tgt_lengths: np.ndarray, max_length: int, max_ratio: float,

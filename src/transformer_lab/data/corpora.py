@@ -14,13 +14,14 @@ aligned raw lines, and `fingerprint(split)` returns a key that changes whenever 
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
 from transformer_lab.data.errors import DataError
-from transformer_lab.data.textio import file_fingerprint, read_lines, stable_hash
+from transformer_lab.data.textio import file_fingerprint, iter_lines, read_lines, stable_hash
 from transformer_lab.data.wmt_formats import read_sgm_pair, read_tsv, read_wmt_xml
 
 SPLITS = ("train", "valid", "test")
@@ -41,6 +42,11 @@ class Corpus(ABC):
     def fingerprint(self, split: str) -> str:
         """Changes whenever `read(split)` would return different text."""
 
+    def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
+        """The pairs of `read(split)`, one at a time. Readers of big files override it to stream (memory
+        independent of the corpus size); the default reads the split whole."""
+        yield from zip(*self.read(split))
+
     def check(self) -> None:
         """Cheap checks (files exist) before any expensive work; raise DataError if something is wrong."""
 
@@ -49,13 +55,25 @@ class Corpus(ABC):
         return ()
 
 
-def check_aligned(sources: list[str], targets: list[str], src_name: str, tgt_name: str) -> None:
+def check_aligned(sources: Sized, targets: Sized, src_name: str, tgt_name: str) -> None:
     if len(sources) != len(targets):
         raise DataError(
             f"{src_name} has {len(sources)} lines but {tgt_name} has {len(targets)}: a parallel corpus "
             f"needs exactly one target line per source line. Fix the files (a stray newline or a "
             f"missing line); nothing is truncated automatically."
         )
+
+
+def iter_aligned(src_path: Path, tgt_path: Path) -> Iterator[tuple[str, str]]:
+    """Line pairs of two text files, streamed; `check_aligned`'s error if their line counts differ."""
+    counts = [0, 0]
+    for pair in itertools.zip_longest(iter_lines(src_path), iter_lines(tgt_path)):
+        counts[0] += pair[0] is not None
+        counts[1] += pair[1] is not None
+        if None in pair:  # one file is longer: count the rest of it for the message
+            continue
+        yield pair
+    check_aligned(range(counts[0]), range(counts[1]), str(src_path), str(tgt_path))
 
 
 class ParallelTextCorpus(Corpus):
@@ -91,6 +109,10 @@ class ParallelTextCorpus(Corpus):
         sources, targets = read_lines(src_path), read_lines(tgt_path)
         check_aligned(sources, targets, str(src_path), str(tgt_path))
         return sources, targets
+
+    def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
+        self.check()
+        return iter_aligned(*self.paths(split))
 
     def fingerprint(self, split: str) -> str:
         self.check()
@@ -151,6 +173,12 @@ class FilesCorpus(Corpus):
         if fmt == "sgm":
             return read_sgm_pair(paths[0], paths[1])
         return read_wmt_xml(paths[0], self.src_lang, self.tgt_lang, spec.get("translator"))
+
+    def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
+        if self.specs[split]["format"] != "text":  # tsv, sgm, xml: test-set sized files, read whole
+            return super().iter_pairs(split)
+        self.check()
+        return iter_aligned(*self._paths(split))
 
     def fingerprint(self, split: str) -> str:
         self.check()

@@ -43,6 +43,15 @@ class ResumableDataLoader(DataLoader):
         self._state_owner.load_state_dict(state_dict)
 
 
+def resolve_pin_memory(pin_memory: bool | str) -> bool:
+    """`data.pin_memory`: true, false or "auto" (true exactly when a CUDA device is visible)."""
+    if pin_memory == "auto":
+        return torch.cuda.is_available()
+    if isinstance(pin_memory, bool):
+        return pin_memory
+    raise DataError(f"data.pin_memory={pin_memory!r}: expected true, false or auto")
+
+
 class TranslationDataModule(L.LightningDataModule):
     """Parallel corpus -> cleaned pairs -> joint BPE -> binarized cache -> token-bucket batches.
 
@@ -59,9 +68,16 @@ class TranslationDataModule(L.LightningDataModule):
         max_length: training pairs with a side over this many subwords are dropped (dev/test never are).
         max_chars: training pairs with a side over this many characters are dropped before BPE training.
         max_length_ratio: training pairs whose longer side exceeds ratio x the shorter (subwords) are dropped.
+        bpe_sample_sentences: train the BPE on a uniform random sample of this many cleaned training
+            sentences (source and target sides counted together; fixed seed), like sentencepiece's
+            `input_sentence_size`. None: every sentence. Bounds the BPE's memory on big corpora.
+        tokenizer_file: an existing HF `tokenizer.json` or sentencepiece `.model` to use instead of training
+            a BPE (vocab_size, min_frequency and bpe_sample_sentences are then unused); its special tokens
+            are mapped to ours, see `data/external_tokenizer.py`.
         cache_dir: where vocabularies and binarized splits are cached.
         seed: seeds the batch order (seed + epoch).
-        num_workers, pin_memory: DataLoader settings.
+        num_workers, pin_memory: DataLoader settings; pin_memory "auto" pins when a CUDA device is visible
+            (pinning without one only earns a warning from PyTorch).
         shuffle: shuffle training batches (turn off only for debugging).
     """
 
@@ -69,18 +85,21 @@ class TranslationDataModule(L.LightningDataModule):
                  src_lang: str | None = None, tgt_lang: str | None = None, vocab_size: int = 8000,
                  min_frequency: int = 2, max_tokens: int = 4096, eval_max_tokens: int | None = None,
                  max_length: int = 250, max_chars: int = 1024, max_length_ratio: float = 1.5,
+                 bpe_sample_sentences: int | None = None, tokenizer_file: str | None = None,
                  cache_dir: str = "data_cache", seed: int = 0, num_workers: int = 0,
-                 pin_memory: bool = False, shuffle: bool = True) -> None:
+                 pin_memory: bool | str = "auto", shuffle: bool = True) -> None:
         super().__init__()
         self.corpus_spec = to_plain(corpus)
         self.dir, self.src_lang, self.tgt_lang = dir, src_lang, tgt_lang
         self.settings = DataSettings(vocab_size=int(vocab_size), min_frequency=int(min_frequency),
                                      max_length=int(max_length), max_chars=int(max_chars),
-                                     max_length_ratio=float(max_length_ratio))
+                                     max_length_ratio=float(max_length_ratio),
+                                     bpe_sample_sentences=None if bpe_sample_sentences is None else int(bpe_sample_sentences),
+                                     tokenizer_file=str(tokenizer_file) if tokenizer_file else None)
         self.max_tokens = int(max_tokens)
         self.eval_max_tokens = int(eval_max_tokens or max_tokens)
         self.cache_dir, self.seed, self.shuffle = cache_dir, int(seed), shuffle
-        self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
+        self.num_workers, self.pin_memory = int(num_workers), resolve_pin_memory(pin_memory)
         self._directory: Path | None = None
         self._datasets: dict[str, TranslationDataset] = {}
         self._train_sampler: TokenBucketBatchSampler | None = None

@@ -8,6 +8,8 @@ with side in {src, tgt}. Special tokens are not stored; `make_batch` adds eos/bo
 
 from __future__ import annotations
 
+import io
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,12 +22,64 @@ from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 SIDES = ("src", "tgt")
 
 
-def write_side(directory: Path, split: str, side: str, tokens: np.ndarray, lengths: np.ndarray) -> None:
-    """Write one side of one split (the caller makes the whole directory appear atomically)."""
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    np.save(directory / f"{split}.{side}.tokens.npy", np.asarray(tokens, dtype=np.int32))
-    np.save(directory / f"{split}.{side}.offsets.npy", offsets)
+class _NpyAppender:
+    """A 1-D .npy file written chunk by chunk. The header is written last, with the final length, so the
+    file is byte for byte what `np.save` writes for the concatenated chunks (numpy's own header writer,
+    format 1.0; its header is padded to 128 bytes for any 1-D length up to 2**63)."""
+
+    def __init__(self, path: Path, dtype: type) -> None:
+        self.dtype, self.count = np.dtype(dtype), 0
+        self._handle = open(path, "wb")
+        self._header_size = len(self._header(np.iinfo(np.int64).max))
+        self._handle.write(b"\0" * self._header_size)
+
+    def _header(self, length: int) -> bytes:
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buffer, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (length,)})
+        return buffer.getvalue()
+
+    def append(self, values: np.ndarray) -> None:
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        self._handle.write(values.tobytes())
+        self.count += len(values)
+
+    def close(self) -> None:
+        header = self._header(self.count)
+        assert len(header) == self._header_size, "numpy pads every 1-D header to the same size"
+        self._handle.seek(0)
+        self._handle.write(header)
+        self._handle.close()
+
+
+class SplitWriter:
+    """Writes one split (both sides) in chunks: memory holds one chunk, whatever the split's size.
+
+    `append` takes a chunk's pieces per sentence; the caller makes the whole directory appear atomically.
+    """
+
+    def __init__(self, directory: Path, split: str) -> None:
+        self._tokens = {side: _NpyAppender(directory / f"{split}.{side}.tokens.npy", np.int32) for side in SIDES}
+        self._offsets = {side: _NpyAppender(directory / f"{split}.{side}.offsets.npy", np.int64) for side in SIDES}
+        self._ends = {side: 0 for side in SIDES}
+        for offsets in self._offsets.values():
+            offsets.append(np.zeros(1, dtype=np.int64))
+
+    def append(self, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> None:
+        for side, sentences in (("src", sources), ("tgt", targets)):
+            lengths = np.fromiter((len(ids) for ids in sentences), dtype=np.int64, count=len(sentences))
+            self._tokens[side].append(np.fromiter(itertools.chain.from_iterable(sentences), dtype=np.int32,
+                                                  count=int(lengths.sum())))
+            ends = self._ends[side] + np.cumsum(lengths)
+            self._offsets[side].append(ends)
+            self._ends[side] = int(ends[-1]) if len(ends) else self._ends[side]
+
+    def __enter__(self) -> SplitWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for appender in (*self._tokens.values(), *self._offsets.values()):
+            appender.close()
 
 
 def make_batch(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], indices: Sequence[int]) -> dict[str, torch.Tensor]:

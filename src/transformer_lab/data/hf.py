@@ -6,7 +6,7 @@ when an `hf` corpus is used. Loading by name downloads on first use; nothing els
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from transformer_lab.data.corpora import SPLITS, Corpus, Pairs
 from transformer_lab.data.errors import DataError
 from transformer_lab.data.textio import stable_hash
 
+_BATCH = 10_000
 DEFAULT_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 
 
@@ -62,19 +63,26 @@ class HFCorpus(Corpus):
         return self._dataset
 
     def read(self, split: str) -> Pairs:
+        pairs = list(self.iter_pairs(split))
+        return [src for src, _ in pairs], [tgt for _, tgt in pairs]
+
+    def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
+        """Rows in batches of `_BATCH` from the memory-mapped Arrow table (memory independent of its size)."""
         table = self._load()[self.split_names[split]]
         if self.src_field and self.tgt_field:
-            return list(table[self.src_field]), list(table[self.tgt_field])
+            for batch in table.iter(batch_size=_BATCH):
+                yield from zip(batch[self.src_field], batch[self.tgt_field])
+            return
         if "translation" not in table.column_names:
             raise DataError(
                 f"Dataset {self.path!r} split {self.split_names[split]!r} has columns {table.column_names}; "
                 f"set corpus.src_field and corpus.tgt_field."
             )
-        rows = table["translation"]
-        try:
-            return [r[self.src_lang] for r in rows], [r[self.tgt_lang] for r in rows]
-        except KeyError as err:
-            raise DataError(f"Dataset {self.path!r}: translation dicts have no language {err}.") from None
+        for batch in table.iter(batch_size=_BATCH):
+            try:
+                yield from ((r[self.src_lang], r[self.tgt_lang]) for r in batch["translation"])
+            except KeyError as err:
+                raise DataError(f"Dataset {self.path!r}: translation dicts have no language {err}.") from None
 
     def fingerprint(self, split: str) -> str:
         table = self._load()[self.split_names[split]]

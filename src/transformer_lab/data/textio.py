@@ -7,8 +7,10 @@ of one side against the other. Here a line ends at b"\\n" only.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from transformer_lab.data.errors import DataError
@@ -16,42 +18,49 @@ from transformer_lab.data.errors import DataError
 # Files up to this size are fingerprinted by content; larger ones by size + mtime + head/tail content.
 FULL_HASH_LIMIT = 256 * 1024 * 1024
 _EDGE = 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+
+
+def _decode(chunk: bytes, number: int, origin: str) -> str:
+    if chunk.endswith(b"\r"):
+        chunk = chunk[:-1]
+    try:
+        return chunk.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{origin}, line {number}: invalid UTF-8 (byte {chunk[err.start]:#04x} at column "
+            f"{err.start + 1}). Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or fix "
+            f"that line."
+        ) from None
 
 
 def decode_lines(raw: bytes, origin: str) -> list[str]:
     """Split `raw` on b"\\n" only, drop one trailing \\r per line, decode each line as UTF-8."""
-    if raw.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
-        raw = raw[3:]
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM):]
     chunks = raw.split(b"\n")
     if chunks and chunks[-1] == b"":  # file ends with a newline: no extra empty line
         chunks.pop()
-    lines = []
-    for number, chunk in enumerate(chunks, start=1):
-        if chunk.endswith(b"\r"):
-            chunk = chunk[:-1]
-        try:
-            lines.append(chunk.decode("utf-8"))
-        except UnicodeDecodeError as err:
-            raise DataError(
-                f"{origin}, line {number}: invalid UTF-8 (byte {chunk[err.start]:#04x} at column "
-                f"{err.start + 1}). Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or fix "
-                f"that line."
-            ) from None
-    return lines
+    return [_decode(chunk, number, str(origin)) for number, chunk in enumerate(chunks, start=1)]
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[str]:
+    """The lines of a UTF-8 text file (`.gz` decompressed on the fly), one at a time: memory does not
+    grow with the file. Same lines as `read_lines` (binary-mode iteration splits on b"\\n" only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"File not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        for number, chunk in enumerate(handle, start=1):
+            if number == 1 and chunk.startswith(_BOM):  # UTF-8 byte-order mark
+                chunk = chunk[len(_BOM):]
+            yield _decode(chunk[:-1] if chunk.endswith(b"\n") else chunk, number, str(path))
 
 
 def read_lines(path: str | os.PathLike) -> list[str]:
     """All lines of a UTF-8 text file (see module docstring for what counts as a line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"File not found: {path}")
-    if path.suffix == ".gz":
-        import gzip
-
-        raw = gzip.decompress(path.read_bytes())
-    else:
-        raw = path.read_bytes()
-    return decode_lines(raw, str(path))
+    return list(iter_lines(path))
 
 
 def file_fingerprint(path: str | os.PathLike) -> str:

@@ -72,7 +72,7 @@ class EncoderLayer(nn.Module):
         self.attn_residual, self.ff_residual = attn_residual, ff_residual
 
     def forward(
-        self, x: Tensor, mask: Tensor, positional: PositionalScheme, need_weights: bool = False
+        self, x: Tensor, mask: Tensor | None, positional: PositionalScheme, need_weights: bool = False
     ) -> tuple[Tensor, Tensor | None]:
         """x (B, S, D), mask (B, 1, 1, S) -> (B, S, D), self-attention probs (B, H, S, S) or None."""
         x, probs = self.attn_residual(x, lambda h: self.self_attn(h, positional, mask=mask, need_weights=need_weights))
@@ -98,7 +98,7 @@ class DecoderLayer(nn.Module):
         self,
         x: Tensor,
         memory: Tensor,
-        memory_mask: Tensor,
+        memory_mask: Tensor | None,
         positional: PositionalScheme,
         cache: LayerCache | None = None,
         need_weights: bool = False,

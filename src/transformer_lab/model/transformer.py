@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
-from transformer_lab.model.attention import LayerCache, padding_mask
+from transformer_lab.model.attention import LayerCache, padding_mask, source_padding_mask
 from transformer_lab.model.config import TransformerConfig
 from transformer_lab.model.layers import DecoderLayer, EncoderLayer
 from transformer_lab.model.positional import PositionalScheme
@@ -43,6 +43,11 @@ class DecoderCache:
         for layer in self.layers:
             layer.reorder(index, include_cross)
 
+    def select_sources(self, index: Tensor) -> None:
+        """index (B',) of cross-attention (source) rows to keep: the sentences a search still decodes."""
+        for layer in self.layers:
+            layer.select_cross(index)
+
 
 class _Stack(nn.Module):
     """What the encoder and decoder share: scaled token embeddings plus positions, dropout, the layers,
@@ -69,8 +74,8 @@ class _Stack(nn.Module):
 
 
 class Encoder(_Stack):
-    def forward(self, src: Tensor, mask: Tensor, need_weights: bool = False) -> tuple[Tensor, list[Tensor]]:
-        """src (B, S) ids, mask (B, 1, 1, S) -> memory (B, S, D), self-attention probs per layer."""
+    def forward(self, src: Tensor, mask: Tensor | None, need_weights: bool = False) -> tuple[Tensor, list[Tensor]]:
+        """src (B, S) ids, mask (B, 1, 1, S) or None (no padding) -> memory (B, S, D), self-attention probs per layer."""
         x = self.embed(src)  # (B, S, D)
         maps = []
         for layer in self.layers:
@@ -84,7 +89,7 @@ class Decoder(_Stack):
         self,
         tgt: Tensor,
         memory: Tensor,
-        memory_mask: Tensor,
+        memory_mask: Tensor | None,
         cache: DecoderCache | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
@@ -132,7 +137,7 @@ class Transformer(nn.Module):
         self, src: Tensor, tgt_in: Tensor, return_attention: bool = False
     ) -> Tensor | tuple[Tensor, AttentionMaps]:
         """src (B, S), tgt_in (B, T) -> logits (B, T, V) [, AttentionMaps]. Masks come from pad_id."""
-        src_mask = padding_mask(src, self.pad_id)
+        src_mask = source_padding_mask(src, self.pad_id)  # None without padding: flash-eligible
         memory, enc_maps = self.encoder(src, src_mask, need_weights=return_attention)
         hidden, dec_maps, cross_maps = self.decoder(tgt_in, memory, src_mask, need_weights=return_attention)
         logits = self.generator(hidden)  # (B, T, V)

@@ -1,11 +1,14 @@
-"""PNG figures of a sweep: dev BLEU per row, dev BLEU against parameters, learning curves overlaid."""
+"""PNG figures of a sweep: dev BLEU per row and against parameters (mean over seeds, error bars one sample
+standard deviation, each seed a dot), and learning curves (mean over seeds with a band of ± one standard
+deviation; runs that did not complete dotted)."""
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
-from transformer_lab.report.runs import RunRecord
-from transformer_lab.report.tables import order_records, paper_row
+from transformer_lab.report.rows import ReportRow
+from transformer_lab.report.tables import order_rows, paper_row
 
 
 def _pyplot():
@@ -17,26 +20,29 @@ def _pyplot():
     return plt
 
 
-def bleu_per_row(records: list[RunRecord], path: Path) -> Path:
+def bleu_per_row(rows: list[ReportRow], path: Path) -> Path:
     plt = _pyplot()
-    ordered = order_records(records)
+    ordered = order_rows(rows)
     x = list(range(len(ordered)))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(ordered) + 2), 4))
-    ours = [r.dev_bleu if r.dev_bleu is not None else 0.0 for r in ordered]
-    bars = ax.bar(x, ours, color=["tab:blue" if r.status == "completed" else "tab:gray" for r in ordered],
-                  label="ours (dev, last evaluation)")
-    for bar, record in zip(bars, ordered):
-        top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
-        if record.status != "completed":  # failed runs stay visible, labeled
-            ax.annotate(record.status.split(" ")[0], top, ha="center", va="bottom", fontsize=7, color="tab:red",
+    stats = [row.stat("dev_bleu") for row in ordered]
+    ax.bar(x, [s.mean or 0.0 for s in stats], yerr=[s.std or 0.0 for s in stats], capsize=4,
+           color=["tab:blue" if row.n_seeds else "tab:gray" for row in ordered],
+           label="ours (dev, last evaluation; mean ± sd over seeds)")
+    for i, (row, stat) in enumerate(zip(ordered, stats)):
+        seeds = [r.dev_bleu for r in row.completed if r.dev_bleu is not None]
+        if len(seeds) > 1:
+            ax.scatter([i] * len(seeds), seeds, s=10, color="black", zorder=3)
+        if not row.n_seeds:  # rows with no completed seed stay visible, labeled
+            ax.annotate(row.status.split(" ")[0], (i, 0), ha="center", va="bottom", fontsize=7, color="tab:red",
                         rotation=90)
-        elif record.dev_bleu is not None:
-            ax.annotate(f"{record.dev_bleu:.1f}", top, ha="center", va="bottom", fontsize=7)
-    paper = [(i, paper_row(r).bleu) for i, r in enumerate(ordered) if paper_row(r)]
+        elif stat.mean is not None:
+            ax.annotate(f"{stat.mean:.1f}", (i, stat.mean + (stat.std or 0)), ha="center", va="bottom", fontsize=7)
+    paper = [(i, paper_row(row).bleu) for i, row in enumerate(ordered) if paper_row(row)]
     if paper:
         ax.scatter([i for i, _ in paper], [b for _, b in paper], marker="_", s=300, color="tab:orange",
                    zorder=3, label="paper (Table 3)")
-    ax.set_xticks(x, [r.label for r in ordered], rotation=45, ha="right", fontsize=8)
+    ax.set_xticks(x, [row.label for row in ordered], rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("dev BLEU")
     ax.set_title("dev BLEU per row")
     ax.legend(fontsize=8)
@@ -46,14 +52,16 @@ def bleu_per_row(records: list[RunRecord], path: Path) -> Path:
     return path
 
 
-def bleu_vs_params(records: list[RunRecord], path: Path) -> Path:
+def bleu_vs_params(rows: list[ReportRow], path: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    done = [r for r in order_records(records) if r.params and r.dev_bleu is not None]
-    ax.scatter([r.params / 1e6 for r in done], [r.dev_bleu for r in done], color="tab:blue", label="ours")
-    for r in done:
-        ax.annotate(r.label, (r.params / 1e6, r.dev_bleu), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    paper = [(r.row, paper_row(r)) for r in order_records(records) if paper_row(r) and paper_row(r).params_m]
+    done = [row for row in order_rows(rows) if row.params and row.stat("dev_bleu").mean is not None]
+    stats = [row.stat("dev_bleu") for row in done]
+    ax.errorbar([row.params / 1e6 for row in done], [s.mean for s in stats], yerr=[s.std or 0.0 for s in stats],
+                fmt="o", capsize=3, color="tab:blue", label="ours (mean ± sd over seeds)")
+    for row, stat in zip(done, stats):
+        ax.annotate(row.label, (row.params / 1e6, stat.mean), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    paper = [(row.row, paper_row(row)) for row in order_rows(rows) if paper_row(row) and paper_row(row).params_m]
     if paper:
         ax.scatter([p.params_m for _, p in paper], [p.bleu for _, p in paper], marker="s", facecolors="none",
                    edgecolors="tab:orange", label="paper (Table 3)")
@@ -72,18 +80,32 @@ def bleu_vs_params(records: list[RunRecord], path: Path) -> Path:
     return path
 
 
-def learning_curves(records: list[RunRecord], path: Path) -> Path:
+def seed_band(curves: list[dict[int, float]]) -> tuple[list[int], list[float], list[float]]:
+    """(steps every curve has, mean, sample sd (0 for one curve)) of curves given as {step: value}."""
+    steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    means = [statistics.fmean(c[s] for c in curves) for s in steps]
+    sds = [statistics.stdev(c[s] for c in curves) if len(curves) > 1 else 0.0 for s in steps]
+    return steps, means, sds
+
+
+def learning_curves(rows: list[ReportRow], path: Path) -> Path:
     plt = _pyplot()
     fig, (ax_bleu, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
-    for record in order_records(records):
-        style = "-" if record.status == "completed" else ":"
-        val = [(c["step"], c["val/bleu"]) for c in record.curves if c.get("val/bleu") is not None]
-        train = [(c["step"], c["train/loss"]) for c in record.curves if c.get("train/loss") is not None]
-        if val:
-            ax_bleu.plot(*zip(*val), style, marker=".", label=record.label)
-        if train:
-            ax_loss.plot(*zip(*train), style, label=record.label)
-    ax_bleu.set(xlabel="step", ylabel="dev BLEU", title="dev BLEU")
+    for row in order_rows(rows):
+        for ax, key in ((ax_bleu, "val/bleu"), (ax_loss, "train/loss")):
+            curves = [{c["step"]: c[key] for c in run.curves if c.get(key) is not None} for run in row.completed]
+            steps, means, sds = seed_band([c for c in curves if c])
+            if steps:
+                (line,) = ax.plot(steps, means, "-", marker="." if key == "val/bleu" else None,
+                                  label=f"{row.label} (n={len(curves)})")
+                if len(curves) > 1:
+                    ax.fill_between(steps, [m - s for m, s in zip(means, sds)], [m + s for m, s in zip(means, sds)],
+                                    color=line.get_color(), alpha=0.2)
+            for run in row.not_completed:  # never averaged in: drawn on their own, dotted
+                points = [(c["step"], c[key]) for c in run.curves if c.get(key) is not None]
+                if points:
+                    ax.plot(*zip(*points), ":", label=f"{row.label} seed {run.seed} ({run.status})")
+    ax_bleu.set(xlabel="step", ylabel="dev BLEU", title="dev BLEU (mean ± sd over seeds)")
     ax_loss.set(xlabel="step", ylabel="training loss (label-smoothed)", title="training loss")
     for ax in (ax_bleu, ax_loss):
         if ax.lines:
@@ -94,10 +116,10 @@ def learning_curves(records: list[RunRecord], path: Path) -> Path:
     return path
 
 
-def write_figures(records: list[RunRecord], out_dir: Path) -> list[Path]:
+def write_figures(rows: list[ReportRow], out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     return [
-        bleu_per_row(records, out_dir / "bleu_per_row.png"),
-        bleu_vs_params(records, out_dir / "bleu_vs_params.png"),
-        learning_curves(records, out_dir / "learning_curves.png"),
+        bleu_per_row(rows, out_dir / "bleu_per_row.png"),
+        bleu_vs_params(rows, out_dir / "bleu_vs_params.png"),
+        learning_curves(rows, out_dir / "learning_curves.png"),
     ]

@@ -1,7 +1,7 @@
 """The paper's Table 3 (newstest2013 dev, beam search, no averaging) as data, for side-by-side comparison.
 
-Values are copied from ../shared/PAPER.md; row labels A1..E1 are this project's names for the paper's
-unnamed rows, in the paper's order. `None` = the paper leaves the cell blank (same as base) or gives no
+Values are copied from the paper (Vaswani et al., 2017, Table 3); row labels A1..E1 are this project's
+names for the paper's unnamed rows, in the paper's order. `None` = the paper leaves the cell blank (same as base) or gives no
 number (params for rows A, D, E).
 """
 

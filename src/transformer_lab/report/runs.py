@@ -19,27 +19,37 @@ log = logging.getLogger(__name__)
 
 # Overrides that say where or how a job ran, not what it was: left out of row labels.
 _PLUMBING = ("hydra.", "paths.", "trainer.enable_", "debug=", "logger", "group=", "run_name=")
+_SEED = "seed="  # runs that differ only by their seed are one row of the report
 
 
 @dataclass
 class RunRecord:
     """One run of a sweep, as the report needs it. Missing numbers are None."""
 
-    label: str  # the report's row name
+    label: str  # the report's row name (shared by runs that differ only by seed)
     row: str | None  # the config's `row` (Table 3 label), if any
     source: str  # job directory or W&B run path
     status: str  # completed | failed | diverged | interrupted | running | failed before training
     error: str | None = None
     tags: list[str] = field(default_factory=list)
     group: str | None = None
+    experiment: str | None = None  # the config's experiment_name
+    wandb_project: str | None = None  # where the run was logged (report --to-wandb logs beside it)
+    wandb_entity: str | None = None
     overrides: list[str] = field(default_factory=list)
+    differs_by: list[str] = field(default_factory=list)  # the overrides that set this row apart in its sweep
     hparams: dict[str, Any] = field(default_factory=dict)  # N, d_model, d_ff, h, d_k, d_v, P_drop, eps_ls, ...
+    seed: int | None = None
     global_step: int | None = None
     dev_ppl: float | None = None  # last evaluation (Table 3 reports the final model)
     dev_bleu: float | None = None
+    dev_chrf: float | None = None
+    dev_chrf_pp: float | None = None  # chrF++
     best_dev_bleu: float | None = None
+    best_dev_bleu_step: int | None = None
     test_bleu: float | None = None
     params: int | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)  # versions, git, device, precision
     curves: list[dict[str, Any]] = field(default_factory=list)  # metrics.jsonl records: {step, val/bleu | train/loss ...}
 
     @property
@@ -116,7 +126,8 @@ def read_local_run(job_dir: Path) -> RunRecord:
     record = RunRecord(
         label="", row=select("row"), source=str(job_dir), status="failed before training",
         tags=list(select("tags") or []), group=select("group"), overrides=overrides,
-        hparams=hparams_from_config(select),
+        hparams=hparams_from_config(select), seed=select("seed"), experiment=select("experiment_name"),
+        wandb_project=select("logger.wandb.project"), wandb_entity=select("logger.wandb.entity"),
     )
     summary_file = job_dir / "summary.json"
     if summary_file.is_file():
@@ -126,7 +137,10 @@ def read_local_run(job_dir: Path) -> RunRecord:
         record.error = summary.get("error")
         record.global_step = summary.get("global_step")
         record.dev_ppl, record.dev_bleu = last.get("val/ppl"), last.get("val/bleu")
+        record.dev_chrf, record.dev_chrf_pp = last.get("val/chrf"), last.get("val/chrf++")
+        record.provenance = summary.get("provenance") or {}
         record.best_dev_bleu = summary.get("best_val_bleu")
+        record.best_dev_bleu_step = ((summary.get("best_val") or {}).get("val/bleu") or {}).get("step")
         record.test_bleu = summary.get("test/bleu")
         record.params = (summary.get("parameters") or {}).get("total")
     else:
@@ -180,35 +194,60 @@ def read_wandb_runs(project: str, group: str | None = None) -> list[RunRecord]:
             values = {k: v for k, v in item.items() if k.startswith(("val/", "train/")) and v is not None}
             if values and step is not None:
                 curves.append({"step": int(step), **values})
-        bleus = [c["val/bleu"] for c in curves if isinstance(c.get("val/bleu"), (int, float))]
         records.append(RunRecord(
             label="", row=config.get("row"), source=f"wandb:{project}/{run.id} ({run.name})",
             status=summary.get("status") or _WANDB_STATUS.get(run.state, run.state),
-            tags=list(run.tags), group=run.group, overrides=[], hparams=hparams_from_config(select),
+            tags=list(run.tags), group=run.group, experiment=config.get("experiment_name"), overrides=[],
+            hparams=hparams_from_config(select), seed=config.get("seed"),
             global_step=summary.get("trainer/global_step"),
-            dev_ppl=summary.get("val/ppl"), dev_bleu=summary.get("val/bleu"),
-            best_dev_bleu=max(bleus) if bleus else None, test_bleu=summary.get("test/bleu"),
-            params=(config.get("parameters") or {}).get("total"), curves=curves,
+            dev_ppl=_last(curves, "val/ppl", summary), dev_bleu=_last(curves, "val/bleu", summary),
+            dev_chrf=_last(curves, "val/chrf", summary), dev_chrf_pp=_last(curves, "val/chrf++", summary),
+            best_dev_bleu=_best(curves, "val/bleu", summary), best_dev_bleu_step=summary.get("val/bleu_best_step"),
+            test_bleu=summary.get("test/bleu"), params=(config.get("parameters") or {}).get("total"),
+            provenance=config.get("provenance") or {}, curves=curves,
         ))
     assign_labels(records)
     return records
 
 
-# ---------------------------------------------------------------------------------------------- labels
-def assign_labels(records: list[RunRecord]) -> None:
-    """Row names: the config's `row`, else the job's own overrides; runs sharing a name get the overrides
-    that tell them apart (e.g. `C1 (+callbacks.fault.step=2)`)."""
-    def own(record: RunRecord) -> list[str]:
-        return [o for o in record.overrides if not o.startswith(_PLUMBING)]
+def _last(curves: list[dict[str, Any]], key: str, summary: dict[str, Any]) -> float | None:
+    """The last logged value (the summary keeps the best of define_metric'd keys, not the last)."""
+    values = [c[key] for c in curves if isinstance(c.get(key), (int, float))]
+    if values:
+        return values[-1]
+    value = summary.get(key)
+    return value if isinstance(value, (int, float)) else None
 
-    common = set.intersection(*(set(own(r)) for r in records)) if records else set()
-    for i, record in enumerate(records):
-        varying = [o for o in own(record) if o not in common and not o.startswith("experiment=")]
-        record.label = record.row or ",".join(varying) or Path(record.source).name or f"run {i}"
-    counts: dict[str, int] = {}
+
+def _best(curves: list[dict[str, Any]], key: str, summary: dict[str, Any]) -> float | None:
+    """The summary's max (define_metric(summary="max"), see training/best_metrics.py), else the history's."""
+    value = summary.get(key)
+    if isinstance(value, dict) and isinstance(value.get("max"), (int, float)):
+        return value["max"]
+    values = [c[key] for c in curves if isinstance(c.get(key), (int, float))]
+    return max(values) if values else None
+
+
+# ---------------------------------------------------------------------------------------------- labels
+def _own_overrides(record: RunRecord) -> list[str]:
+    """The overrides that say what the run was: neither where it ran nor its seed."""
+    return [o for o in record.overrides if not o.startswith(_PLUMBING) and not o.lstrip("+").startswith(_SEED)]
+
+
+def assign_labels(records: list[RunRecord]) -> None:
+    """Row names: the config's `row`, else the job's own overrides, else the experiment's name. Runs that
+    differ only by their seed share one name (one row of the report); different runs sharing a name get
+    the overrides that tell them apart (e.g. `C1 (+callbacks.fault.step=2)`)."""
+    common = set.intersection(*(set(_own_overrides(r)) for r in records)) if records else set()
+
+    def varying(record: RunRecord) -> list[str]:
+        return [o for o in _own_overrides(record) if o not in common and not o.startswith("experiment=")]
+
+    keys: dict[str, set[tuple]] = {}
     for record in records:
-        counts[record.label] = counts.get(record.label, 0) + 1
-    for i, record in enumerate(records):
-        if counts[record.label] > 1:
-            varying = [o for o in own(record) if o not in common and not o.startswith("experiment=")]
-            record.label = f"{record.label} ({','.join(varying) or Path(record.source).name or i})"
+        record.differs_by = varying(record)
+        record.label = record.row or ",".join(varying(record)) or record.experiment or Path(record.source).name
+        keys.setdefault(record.label, set()).add(tuple(sorted(varying(record))))
+    for record in records:
+        if len(keys[record.label]) > 1 and (varying(record) or () not in keys[record.label]):
+            record.label = f"{record.label} ({','.join(varying(record)) or Path(record.source).name})"

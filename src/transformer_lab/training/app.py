@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import secrets
@@ -25,8 +26,13 @@ from transformer_lab.training.checkpoint_io import (
     ensure_writable_directory,
     load_checkpoint_file,
 )
+from transformer_lab.training.cadence import trainer_cadence_kwargs
+from transformer_lab.training.cluster import spawns_ranks_by_rerunning_command
 from transformer_lab.training.config import ConfigError
+from transformer_lab.training.console import progress_bar_callbacks
+from transformer_lab.training.precision import precision_line
 from transformer_lab.training.preemption import PREEMPTED_EXIT_CODE
+from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.module import TranslationModule
 from transformer_lab.training.run_record import RunConfigRecord, mark_interrupted_attempt, record_failure
 from transformer_lab.training.wandb_setup import finish_wandb_run, open_wandb_logger, resolve_wandb_mode
@@ -84,8 +90,11 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if not loggers:  # LearningRateMonitor refuses to run without a logger; metrics.jsonl keeps the lr anyway
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])] + [AtomicCheckpointIO()]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    callbacks += progress_bar_callbacks(cfg.trainer, callbacks)
+    plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])]  # a detector may find no cluster: None
+    plugins = [plugin for plugin in plugins if plugin is not None] + [AtomicCheckpointIO()]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins,
+                                     **trainer_cadence_kwargs(cfg.trainer))  # val_check_interval: updates -> batches
 
     for callback in trainer.checkpoint_callbacks:
         ensure_writable_directory(Path(callback.dirpath))
@@ -96,9 +105,12 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
 
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["parameters"] = module.model.parameter_counts()
+    config_dict["row"] = row_name(cfg)  # W&B filters and groups runs by row and seed
+    config_dict["provenance"] = collect_provenance(trainer)
     for logger in trainer.loggers:
         logger.log_hyperparams(config_dict)
     _print_start(module, output_dir)
+    log.info(precision_line(OmegaConf.to_container(cfg.trainer, resolve=False).get("precision"), str(trainer.precision)))
 
     if cfg.fit:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -136,8 +148,20 @@ def build_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
         if name == "wandb":
             loggers.append(_build_wandb_logger(cfg, logger_cfg, output_dir))
         else:
+            _require_tensorboard_if_used(name, logger_cfg)
             loggers.append(instantiate(logger_cfg))
     return [logger for logger in loggers if logger is not None]
+
+
+def _require_tensorboard_if_used(name: str, logger_cfg: DictConfig) -> None:
+    """TensorBoard is an optional extra of the package (pyproject.toml): say how to get it."""
+    if not str(logger_cfg.get("_target_", "")).endswith("TensorBoardLogger"):
+        return
+    if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+        raise ConfigError(
+            f"logger.{name} needs the tensorboard package, an optional extra of transformer_lab: "
+            "pip install 'transformer_lab[tensorboard]' (or choose logger=wandb, logger=csv or logger=none)"
+        )
 
 
 def _build_wandb_logger(cfg: DictConfig, logger_cfg: DictConfig, output_dir: Path):
@@ -160,7 +184,7 @@ def _build_wandb_logger(cfg: DictConfig, logger_cfg: DictConfig, output_dir: Pat
         output_dir.mkdir(parents=True, exist_ok=True)
         id_file.write_text(run_id)
     # `mode` goes to wandb.init; WandbLogger(offline=True) would set WANDB_MODE for the whole process.
-    overrides = {"id": run_id, "resume": "allow"}
+    overrides = {"id": run_id, "resume": "allow", "tags": wandb_tags(cfg)}
     if cfg.get("run_name") is None:
         overrides["name"] = _default_run_name()
     return open_wandb_logger(
@@ -182,19 +206,35 @@ def _default_run_name() -> str | None:
     return ",".join(overrides)[:120] or hydra_cfg.job.name
 
 
+def row_name(cfg: DictConfig) -> str:
+    """The report's row this job belongs to: the config's `row` (Table 3 label), else the job's own
+    overrides minus the seed and where-it-runs settings, else the experiment's name."""
+    if cfg.get("row"):
+        return str(cfg.row)
+    overrides = []
+    if HydraConfig.initialized():
+        overrides = [o for o in HydraConfig.get().overrides.task
+                     if not o.lstrip("+~").startswith(("seed=", "hydra.", "paths.", "logger", "trainer.enable_"))]
+    return ",".join(overrides)[:120] or str(cfg.get("experiment_name") or "default")
+
+
+def wandb_tags(cfg: DictConfig) -> list[str]:
+    """The configured tags plus the row name and `seed=N`, so runs of one row filter together in W&B."""
+    tags = [str(t) for t in (cfg.get("tags") or [])]
+    for tag in (row_name(cfg), f"seed={cfg.seed}"):
+        if tag[:64] not in tags:  # W&B limits tags to 64 characters
+            tags.append(tag[:64])
+    return tags
+
+
 def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool | None = None) -> None:
     """Hydra multirun + DDP where Lightning starts the ranks by re-running sys.argv does not work
-    (PITFALLS.md: children start sweeps of their own or hang). Refuse it before any process starts."""
+    (children start sweeps of their own or hang). Refuse it before any process starts."""
     if multirun is None:
         multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     if not multirun:
         return
-    strategy = cfg.trainer.get("strategy")
-    target = strategy.get("_target_", "") if isinstance(strategy, DictConfig) else str(strategy or "")
-    devices = cfg.trainer.get("devices", 1)
-    spawns_ranks = "ddp" in target.lower() and "spawn" not in target.lower() and devices not in (1, "1")
-    started_by_launcher = "SLURM_NTASKS" in os.environ or "LOCAL_RANK" in os.environ
-    if spawns_ranks and not started_by_launcher:
+    if spawns_ranks_by_rerunning_command(cfg.trainer.get("strategy"), cfg.trainer.get("devices", 1)):
         raise ConfigError(
             "Hydra multirun (-m) with a DDP trainer whose ranks Lightning would start by re-running the "
             "command is not supported: each rank would start a sweep of its own. Use instead: on a cluster, "
@@ -313,7 +353,7 @@ def _print_end(trainer: L.Trainer, output_dir: Path, best_bleu: float | None) ->
     lines = [f"[bold]run directory[/bold]: {output_dir}"]
     if best_bleu is not None:
         lines.append(f"best dev BLEU: {best_bleu:.2f}")
-    for key in ("test/bleu", "test/chrf", "test/paper_bleu"):
+    for key in ("test/bleu", "test/chrf", "test/chrf++", "test/paper_bleu"):
         if key in metrics:
             lines.append(f"{key}: {float(metrics[key]):.2f}")
     if "test/bleu" in metrics and trainer.datamodule is not None:

@@ -1,6 +1,6 @@
 """Plain dataclasses for the training module's own config sections (optim, loss, decoding).
 
-Each component receives only its own section (STYLE.md). They are built from the Hydra config with
+Each component receives only its own section (the project's style). They are built from the Hydra config with
 `from_mapping`, which names any unknown key and any value of the wrong type, so a typo fails before
 training starts.
 """

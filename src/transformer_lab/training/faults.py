@@ -10,6 +10,7 @@ import os
 import signal
 
 import lightning as L
+import torch
 
 
 class InjectedFault(RuntimeError):
@@ -28,15 +29,21 @@ class RaiseAtStep(L.Callback):
 
 
 class NonFiniteGradientsAtSteps(L.Callback):
-    """Poisons one gradient with NaN after backward at the given optimizer steps (on `rank`, -1 = all)."""
+    """Makes one parameter's gradient NaN in the backward pass at the given optimizer steps (on `rank`,
+    -1 = all): before DDP reduces the gradients, as a NaN arising on one rank would, so it reaches every rank."""
 
     def __init__(self, steps: list[int], rank: int = -1) -> None:
         self.steps, self.rank = set(steps), rank
 
-    def on_after_backward(self, trainer: L.Trainer, pl_module) -> None:
+    def on_before_backward(self, trainer: L.Trainer, pl_module, loss) -> None:
         if trainer.global_step in self.steps and self.rank in (-1, trainer.global_rank):
-            parameter = next(p for p in pl_module.parameters() if p.grad is not None)
-            parameter.grad.view(-1)[0] = float("nan")
+            parameter = next(p for p in pl_module.parameters() if p.requires_grad)
+
+            def poison(grad: torch.Tensor) -> torch.Tensor:
+                handle.remove()  # this backward only
+                return torch.full_like(grad, float("nan"))
+
+            handle = parameter.register_hook(poison)
 
 
 class KillDuringValidation(L.Callback):
@@ -49,3 +56,19 @@ class KillDuringValidation(L.Callback):
     def on_validation_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         if not trainer.sanity_checking and trainer.state.fn == "fit" and trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class SignalsAtStep(L.Callback):
+    """Sends `signals` (names, in order) to its own process when training reaches optimizer step `step`, on
+    every rank at the same point of the loop: a scheduler's preemption (SLURM: SIGUSR1 before the time
+    limit, then SIGTERM when it requeues the job), delivered reproducibly."""
+
+    def __init__(self, step: int, signals: list[str]) -> None:
+        self.step, self.signals = step, [signal.Signals[name] for name in signals]
+        self._sent = False
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int) -> None:
+        if trainer.global_step >= self.step and not self._sent:
+            self._sent = True
+            for signum in self.signals:
+                os.kill(os.getpid(), signum)

@@ -1,8 +1,8 @@
 """Corpus-level sacreBLEU and chrF from sufficient statistics summed across batches and DDP ranks.
 
-Corpus BLEU is not the mean of per-batch or per-rank BLEU (PITFALLS.md). Each update extracts sacreBLEU's
+Corpus BLEU is not the mean of per-batch or per-rank BLEU. Each update extracts sacreBLEU's
 own per-sentence statistics (n-gram matches and totals, hypothesis and reference lengths; character and
-word n-gram counts for chrF), sums them into a torchmetrics state with `dist_reduce_fx="sum"`, and
+word n-gram counts for chrF and chrF++), sums them into a torchmetrics state with `dist_reduce_fx="sum"`, and
 `compute()` hands the summed statistics back to sacreBLEU, which computes the score once. The result is
 therefore exactly `sacrebleu.corpus_bleu` over the union of every rank's sentences.
 """
@@ -63,11 +63,11 @@ class CorpusBLEU(SacreStatsMetric):
 
 
 class CorpusChrF(SacreStatsMetric):
-    """sacreBLEU chrF (character 6-grams, beta 2)."""
+    """sacreBLEU chrF (character 6-grams, beta 2); `word_order=2` gives chrF++ (plus word uni- and bigrams)."""
 
-    def __init__(self) -> None:
-        chrf = CHRF()
-        super().__init__(chrf, n_stats=3 * (chrf.char_order + chrf.word_order))
+    def __init__(self, word_order: int = 0) -> None:
+        chrf = CHRF(word_order=word_order)
+        super().__init__(chrf, n_stats=3 * (chrf.char_order + chrf.word_order), word_order=word_order)
 
 
 _HYPHEN_BETWEEN_WORDS = re.compile(r"(\S)-(\S)")
@@ -83,7 +83,7 @@ def paper_style_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> fl
 
     The hypotheses and references are tokenized with sacreBLEU's 13a tokenizer (standing in for the Moses
     tokenizer of the original pipeline), hyphenated compounds are split, and BLEU is computed on the
-    result without further tokenization. Report sacreBLEU as the primary number (PITFALLS.md).
+    result without further tokenization. Report sacreBLEU as the primary number.
     """
     from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 

@@ -1,10 +1,12 @@
 """What happens when a loss or gradient becomes NaN or infinite.
 
-Checked once per optimizer update, after gradients are reduced across ranks and before the step; the
-decision is all-reduced too, so every DDP rank skips or stops together and none waits in a collective.
+Checked once per optimizer update, after gradients are reduced across ranks and before the step. Under DDP
+the reduced gradients are the same on every rank (a NaN on one rank's backward reaches every rank through
+the all-reduce), so every rank reaches the same decision without communicating: all skip or all stop.
   policy=skip: drop the update (parameters and Adam state unchanged; the learning-rate schedule still
                advances), and stop after `max_consecutive` bad updates in a row;
-  policy=stop: stop at the first bad update.
+  policy=stop: stop at the first bad update;
+  policy=off:  no check (saves the one device-to-host read per update the decision needs).
 Stopping raises `DivergedError`, which the run summary records as status "diverged".
 """
 
@@ -13,20 +15,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import torch
-import torch.distributed as dist
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class NonFiniteConfig:
-    policy: str = "skip"  # skip | stop
+    policy: str = "skip"  # skip | stop | off
     max_consecutive: int = 5  # bad updates in a row before stopping (policy=skip)
 
     def __post_init__(self) -> None:
-        if self.policy not in ("skip", "stop"):
-            raise ValueError(f"nonfinite.policy must be 'skip' or 'stop', got {self.policy!r}")
+        if self.policy not in ("skip", "stop", "off"):
+            raise ValueError(f"nonfinite.policy must be 'skip', 'stop' or 'off', got {self.policy!r}")
         if self.max_consecutive < 1:
             raise ValueError(f"nonfinite.max_consecutive must be >= 1, got {self.max_consecutive}")
 
@@ -36,16 +39,14 @@ class DivergedError(RuntimeError):
 
 
 def gradients_are_finite(parameters: list[torch.nn.Parameter]) -> bool:
-    """True when every gradient of every rank is finite (one small all-reduce under DDP)."""
+    """True when every gradient is finite: one fused norm per device and one device-to-host read.
+
+    No all-reduce: the gradients are already reduced, hence identical, on every DDP rank."""
     grads = [p.grad for p in parameters if p.grad is not None]
-    if grads:
-        norms = torch._foreach_norm(grads)  # non-finite entries make the norm non-finite
-        finite = torch.isfinite(torch.stack(norms)).all().float()
-    else:
-        finite = torch.ones(())
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-    return bool(finite.item())
+    if not grads:
+        return True
+    norms = torch._foreach_norm(grads)  # non-finite entries make the norm non-finite
+    return bool(torch.isfinite(torch.stack(norms)).all())
 
 
 class NonFiniteGuard:
@@ -54,14 +55,16 @@ class NonFiniteGuard:
         self.consecutive = 0
         self.skipped_total = 0
 
-    def check(self, parameters: list[torch.nn.Parameter], step: int, last_checkpoint: str | None) -> bool:
-        """Returns True when the update may proceed; clears the gradients (skip) or raises (stop)."""
-        if gradients_are_finite(parameters):
+    def check(self, parameters: list[torch.nn.Parameter], step: int, last_checkpoint: Path | None) -> bool:
+        """Returns True when the update may proceed; clears the gradients (skip) or raises (stop).
+        `last_checkpoint` is named in the messages if it exists (looked up only after a bad update)."""
+        if self.config.policy == "off" or gradients_are_finite(parameters):
             self.consecutive = 0
             return True
         self.consecutive += 1
         self.skipped_total += 1
-        where = f"at optimizer step {step}" + (f"; last good checkpoint: {last_checkpoint}" if last_checkpoint else "")
+        saved = last_checkpoint is not None and last_checkpoint.is_file()
+        where = f"at optimizer step {step}" + (f"; last good checkpoint: {last_checkpoint}" if saved else "")
         if self.config.policy == "stop" or self.consecutive >= self.config.max_consecutive:
             raise DivergedError(
                 f"non-finite loss/gradients {where} ({self.consecutive} bad update(s) in a row, "

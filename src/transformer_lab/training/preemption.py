@@ -1,15 +1,21 @@
-"""`checkpoints/last.ckpt`, the full resumable state: every N updates, at the end of training, and on SIGTERM.
+"""`checkpoints/last.ckpt`, the full resumable state: on its own cadence (updates and/or minutes), at the
+end of training, and on SIGTERM.
 
 SIGTERM is what SLURM and most schedulers send before preemption: save, finish, exit non-zero.
 
 Lightning turns SIGTERM into `SIGTERMException` at the next batch boundary on every rank. This callback
 then writes `checkpoints/last.ckpt` (a collective under DDP, reached by every rank together), so the
 same command relaunched in the same run directory resumes there (`ckpt_path=auto`, the default).
+
+The cadence is separate from the periodic checkpoints kept for averaging: those may be frequent and
+weights-only, while this one is the full state (weights and Adam moments, about 3x the weights) written
+synchronously while every rank waits, so it is written only as often as losing that much work matters.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import lightning as L
@@ -21,20 +27,42 @@ PREEMPTED_EXIT_CODE = 143  # 128 + SIGTERM, what shells report for a process end
 
 
 class ResumeCheckpoint(L.Callback):
-    """Writes last.ckpt (weights, optimizer, loops, sampler position, RNG) every `every_n_train_steps`
-    updates, when training ends, and on SIGTERM. Separate from the periodic checkpoints kept for averaging,
-    which may be weights-only; `ckpt_path=last|auto` always finds a complete state here."""
+    """Writes last.ckpt (weights, optimizer, loops, sampler position, RNG of every rank) every
+    `every_n_train_steps` updates and/or every `every_n_minutes` of training, when training ends, and on
+    SIGTERM. `ckpt_path=last|auto` always finds a complete state here.
 
-    def __init__(self, every_n_train_steps: int = 1000) -> None:
-        if every_n_train_steps < 1:
-            raise ValueError(f"callbacks.resume_checkpoint.every_n_train_steps must be >= 1, got {every_n_train_steps}")
+    The time-based cadence follows rank 0's clock: it is read every `TIME_CHECK_EVERY_N_STEPS` updates and
+    its decision broadcast, so that every rank saves together (the save is a collective)."""
+
+    TIME_CHECK_EVERY_N_STEPS = 20
+
+    def __init__(self, every_n_train_steps: int | None = None, every_n_minutes: float | None = 30.0) -> None:
+        if every_n_train_steps is not None and every_n_train_steps < 1:
+            raise ValueError(
+                f"callbacks.resume_checkpoint.every_n_train_steps must be >= 1 or null, got {every_n_train_steps}"
+            )
+        if every_n_minutes is not None and every_n_minutes <= 0:
+            raise ValueError(f"callbacks.resume_checkpoint.every_n_minutes must be > 0 or null, got {every_n_minutes}")
         self.every_n_train_steps = every_n_train_steps
+        self.every_n_minutes = every_n_minutes
         self._saved_step: int | None = None
+        self._saved_time = time.monotonic()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._saved_time = time.monotonic()
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
         step = trainer.global_step
-        if step > 0 and step % self.every_n_train_steps == 0 and step != self._saved_step:
+        if step == 0 or step == self._saved_step:
+            return  # also every micro-batch but the last of an accumulated update
+        if (self.every_n_train_steps and step % self.every_n_train_steps == 0) or self._time_is_up(trainer, step):
             self._save(trainer)
+
+    def _time_is_up(self, trainer: L.Trainer, step: int) -> bool:
+        if self.every_n_minutes is None or step % self.TIME_CHECK_EVERY_N_STEPS:
+            return False
+        elapsed = time.monotonic() - self._saved_time >= 60.0 * self.every_n_minutes
+        return bool(trainer.strategy.broadcast(elapsed, src=0))
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
@@ -50,4 +78,5 @@ class ResumeCheckpoint(L.Callback):
         path = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
         trainer.save_checkpoint(path, weights_only=False)  # a collective under DDP: all ranks reach this hook
         self._saved_step = trainer.global_step
+        self._saved_time = time.monotonic()
         return path
