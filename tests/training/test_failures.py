@@ -270,8 +270,8 @@ def test_a_bad_value_in_any_job_of_a_sweep_stops_it_before_the_first_job(tmp_pat
                    f"hydra.sweep.dir={tmp_path}", check=False)
     assert proc.returncode != 0
     assert "3 of 4 sweep jobs have invalid configurations; no job was started" in proc.stderr
-    assert "job (trainer.max_steps=5 data.max_tokens=0): data.max_tokens=0 is not valid" in proc.stderr
-    assert "job (trainer.max_steps=ten data.max_tokens=1024): trainer.max_steps='ten' is not valid" in proc.stderr
+    assert "trainer.max_steps=5 data.max_tokens=0): data.max_tokens=0 is not valid" in proc.stderr
+    assert "trainer.max_steps=ten data.max_tokens=1024): trainer.max_steps='ten' is not valid" in proc.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["multirun.yaml"]
 
 
