@@ -19,7 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = ("tlab-train", "tlab-evaluate", "tlab-translate", "tlab-prepare", "tlab-describe", "tlab-report",
-           "tlab-average-checkpoints")
+           "tlab-average-checkpoints", "tlab-export")
 TORCH = "torch==2.13.0"  # the CPU build (scripts/bootstrap.sh installs the same)
 
 pytestmark = [
