@@ -4,6 +4,10 @@ Averages the weights of the last N periodic checkpoints (§6.1: the base model a
 the last 20). "Last" is by global step stored in each file, never by modification time. The result
 keeps the newest checkpoint's hyperparameters, tokenizer and data settings, so `evaluate` and
 `translate` take it like any checkpoint; it carries no optimizer state, so it cannot resume training.
+
+Memory: the checkpoints are memory-mapped and added one at a time to a running float64 sum, so the peak
+is about the sum (2x the float32 weights) plus one checkpoint's weights, whatever N (20 big-model
+checkpoints are about 17 GB together; the figures are in docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -41,17 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     paths = find_checkpoints(args.inputs)
     if not paths:
         parser.error(f"no .ckpt files found in {args.inputs}")
-    checkpoints = sorted(((load_checkpoint_file(p), p) for p in paths), key=lambda item: item[0].get("global_step", 0))
-    chosen = checkpoints[-args.last :]
+    # Memory-mapped: reading a checkpoint's step does not read its tensors.
+    steps = {path: load_checkpoint_file(path, mmap=True).get("global_step", 0) for path in paths}
+    chosen = sorted(paths, key=lambda path: steps[path])[-args.last :]
     if len(chosen) < args.last:
         print(f"warning: asked for the last {args.last} checkpoints, found only {len(chosen)}", file=sys.stderr)
-    newest = chosen[-1][0]
-    averaged = {key: value for key, value in newest.items() if key not in ("optimizer_states", "lr_schedulers", "loops", "callbacks")}
-    averaged["state_dict"] = average_state_dicts([ckpt["state_dict"] for ckpt, _ in chosen])
-    averaged["averaged_from"] = [f"{p.name}@step{ckpt.get('global_step')}" for ckpt, p in chosen]
+    # One checkpoint at a time is mapped and added to a running float64 sum (docs/PERFORMANCE.md).
+    state_dicts = (load_checkpoint_file(path, mmap=True)["state_dict"] for path in chosen)
+    dropped = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks")
+    averaged = {key: value for key, value in load_checkpoint_file(chosen[-1], mmap=True).items() if key not in dropped}
+    averaged["state_dict"] = average_state_dicts(state_dicts)
+    averaged["averaged_from"] = [f"{p.name}@step{steps[p]}" for p in chosen]
     AtomicCheckpointIO().save_checkpoint(averaged, args.output)
-    steps = ", ".join(str(ckpt.get("global_step")) for ckpt, _ in chosen)
-    print(f"averaged {len(chosen)} checkpoints (steps {steps}) -> {args.output}")
+    print(f"averaged {len(chosen)} checkpoints (steps {', '.join(str(steps[p]) for p in chosen)}) -> {args.output}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -44,20 +45,77 @@ def _mentions_target(values: Any) -> bool:
     return False
 
 
-def average_state_dicts(state_dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Element-wise mean of floating-point tensors (accumulated in float64); other tensors from the last."""
-    if not state_dicts:
-        raise ValueError("no checkpoints to average")
-    keys = list(state_dicts[-1])
-    for i, sd in enumerate(state_dicts):
-        if list(sd) != keys:
-            raise CheckpointContentError(f"checkpoint {i} has different parameters than the last one")
-    averaged = {}
-    for key in keys:
-        last = state_dicts[-1][key]
-        if last.is_floating_point():
-            total = sum(sd[key].double() for sd in state_dicts)
-            averaged[key] = (total / len(state_dicts)).to(last.dtype)
-        else:
-            averaged[key] = last.clone()
-    return averaged
+class RunningAverage:
+    """Element-wise mean of state dicts added one at a time: holds the float64 sum and nothing else, so
+    averaging N checkpoints needs the memory of the sum plus the one being added, whatever N.
+
+    Floating-point tensors are summed in float64 and divided once at the end (the same arithmetic as
+    summing them all at once); other tensors (integer buffers) are taken from the last state dict added.
+    Keys that share storage in the first state dict (tied weights) are summed once and share storage in
+    the result.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._keys: list[str] = []
+        self._alias: dict[str, str] = {}  # key -> the first key holding the same tensor
+        self._sums: dict[str, torch.Tensor] = {}
+        self._others: dict[str, torch.Tensor] = {}
+
+    def add(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+        if self.count == 0:
+            self._keys = list(state_dict)
+            self._alias = _tied_keys(state_dict)
+        elif list(state_dict) != self._keys:
+            raise CheckpointContentError(
+                f"checkpoint {self.count} has different parameters than checkpoint 0: all averaged checkpoints "
+                "must come from the same model configuration")
+        for key, tensor in state_dict.items():
+            if self._alias[key] != key:
+                continue
+            if not tensor.is_floating_point():
+                self._others[key] = tensor.clone()
+            elif key not in self._sums:
+                self._sums[key] = tensor.to(torch.float64, copy=True)
+            else:
+                self._sums[key].add_(tensor)  # in place, promoted to float64: no temporary copy
+        self.count += 1
+
+    def result(self, dtypes: Mapping[str, torch.dtype]) -> dict[str, torch.Tensor]:
+        """The mean, in each key's `dtypes[key]` (those of the newest checkpoint); consumes the sum."""
+        if self.count == 0:
+            raise ValueError("no checkpoints to average")
+        averaged: dict[str, torch.Tensor] = {}
+        for key in self._keys:
+            owner = self._alias[key]
+            if owner not in averaged:
+                if owner in self._others:
+                    averaged[owner] = self._others[owner]
+                else:
+                    averaged[owner] = (self._sums.pop(owner) / self.count).to(dtypes[owner])
+            averaged[key] = averaged[owner]
+        return averaged
+
+
+def _tied_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """key -> the first key whose tensor is the very same view of the same storage (tied weights)."""
+    first: dict[tuple, str] = {}
+    alias = {}
+    for key, tensor in state_dict.items():
+        identity = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+                    tuple(tensor.stride()), tensor.dtype)
+        alias[key] = first.setdefault(identity, key)
+    return alias
+
+
+def average_state_dicts(state_dicts: Iterable[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Element-wise mean of floating-point tensors (accumulated in float64); other tensors from the last.
+
+    `state_dicts` may be a generator that loads each one when asked: only one is held at a time."""
+    average = RunningAverage()
+    dtypes: dict[str, torch.dtype] = {}
+    for state_dict in state_dicts:
+        average.add(state_dict)
+        dtypes = {key: tensor.dtype for key, tensor in state_dict.items()}
+        del state_dict  # let it go before the generator loads the next one
+    return average.result(dtypes)

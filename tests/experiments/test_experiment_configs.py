@@ -227,3 +227,26 @@ def test_paper_checkpoint_policy_keeps_the_last_n_weights_for_averaging(tmp_path
     assert "optimizer_states" in torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     proc = run_cli("transformer_lab.average_checkpoints", str(tmp_path), "--last", "5", "-o", str(tmp_path / "avg.ckpt"))
     assert "steps 6, 8, 10, 12, 14" in proc.stdout
+
+
+@pytest.mark.parametrize("search", ["table3", "variants"])
+def test_seeds_repeat_every_row_of_table3_and_variants_sweeps(search):
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from transformer_lab.seeds import register_resolvers
+
+    register_resolvers()  # idempotent; importing transformer_lab registers it too
+
+    def jobs(*overrides: str, command_line: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+        params = compose_train(f"hparams_search={search}", *overrides, hydra_config=True).hydra.sweeper.params
+        parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + list(command_line))
+        found = [dict(o.split("=", 1) for o in job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+        return [(job["experiment"], job["seed"]) for job in found]
+
+    n_rows = len(jobs())
+    assert {seed for _, seed in jobs()} == {"1234"}  # default: one seed, the config's
+    assert {seed for _, seed in jobs("seed=7")} == {"7"}
+    three = jobs("seeds=[1,2,3]")
+    assert len(three) == 3 * n_rows and {seed for _, seed in three} == {"1", "2", "3"}
+    assert len(jobs(command_line=("seed=5,6",))) == 2 * n_rows  # a command-line sweep replaces the parameter

@@ -173,3 +173,26 @@ def test_wandb_runs_become_the_same_report(monkeypatch, tmp_path):
     rows = read_csv(tmp_path / "report.csv")
     assert [(r["row"], r["status"], r["dev_bleu_mean"], r["best_dev_bleu_mean"]) for r in rows] == \
         [("base", "failed", "", ""), ("A1", "completed", "24.0", "24.0")]  # failed runs are never averaged in
+
+
+def test_wandb_runs_read_the_best_from_the_summary_and_the_last_from_the_history(monkeypatch, tmp_path):
+    import wandb
+
+    class DefinedMetricRun(_FakeWandbRun):  # summary: the best (define_metric); history: every evaluation
+        def scan_history(self):
+            return [{"trainer/global_step": 50000, "val/bleu": 26.0}, {"trainer/global_step": 100000, "val/bleu": 24.0}]
+
+    run = DefinedMetricRun("A1", "finished", 24.0, 63_000_000)
+    run.summary.update({"val/bleu": {"max": 26.0}, "val/bleu_best_step": 50000, "val/ppl": {"min": 4.5}})
+    run.config.update(seed=2, provenance={"versions": {"torch": "2.13.0"}})
+
+    class FakeApi:
+        def runs(self, path, filters=None, order=None):
+            return [run]
+
+    monkeypatch.setattr(wandb, "Api", FakeApi)
+    from transformer_lab.report.runs import read_wandb_runs
+
+    (record,) = read_wandb_runs("me/transformer_lab")
+    assert (record.dev_bleu, record.best_dev_bleu, record.best_dev_bleu_step) == (24.0, 26.0, 50000)
+    assert record.seed == 2 and record.provenance["versions"]["torch"] == "2.13.0"

@@ -108,19 +108,22 @@ class LayerCache:
     views into buffers preallocated for `capacity` positions: a decoding step writes one slot in place
     instead of copying the whole history (torch.cat), and a beam reorder gathers only the first t slots.
     The buffers grow by doubling if more positions arrive than `capacity` allows (0 = size on first use).
-    cross_k/cross_v: (B, H, S, Dk/Dv) projections of the encoder output, computed once per source batch.
+    The key buffer is stored transposed, (B, H, Dk, capacity): `q @ self_k.transpose(-2, -1)` then reads it
+    in place (unit stride along keys) instead of copying the transposed history at every step.
+    cross_k/cross_v: (B, H, S, Dk/Dv) projections of the encoder output, computed once per source batch and
+    stored so that attention reads them without a copy (cross_k transposed underneath, like self_k).
     """
 
     def __init__(self, capacity: int = 0) -> None:
         self.capacity, self.length = capacity, 0
-        self._k: Tensor | None = None  # (B, H, capacity, Dk)
+        self._k: Tensor | None = None  # (B, H, Dk, capacity): transposed
         self._v: Tensor | None = None  # (B, H, capacity, Dv)
         self.cross_k: Tensor | None = None
         self.cross_v: Tensor | None = None
 
     @property
     def self_k(self) -> Tensor | None:
-        return None if self._k is None else self._k[:, :, : self.length]
+        return None if self._k is None else self._k[..., : self.length].transpose(-2, -1)
 
     @property
     def self_v(self) -> Tensor | None:
@@ -129,36 +132,55 @@ class LayerCache:
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Store the keys/values of T new positions, k (B, H, T, Dk); return every position's (B, H, t+T, .)."""
         end = self.length + k.size(2)
-        if self._k is None or end > self._k.size(2) or self._k.dtype != k.dtype:
-            capacity = max(self.capacity, end, 2 * (0 if self._k is None else self._k.size(2)))
-            self._k, self._v = self._grown(self._k, k, capacity), self._grown(self._v, v, capacity)
-        self._k[:, :, self.length : end] = k
+        if self._k is None or end > self._v.size(2) or self._k.dtype != k.dtype:
+            capacity = max(self.capacity, end, 2 * (0 if self._v is None else self._v.size(2)))
+            self._k = self._grown(self._k, k.transpose(-2, -1), capacity, dim=3)
+            self._v = self._grown(self._v, v, capacity, dim=2)
+        self._k[..., self.length : end] = k.transpose(-2, -1)
         self._v[:, :, self.length : end] = v
         self.length = end
         return self.self_k, self.self_v
 
-    def _grown(self, old: Tensor | None, new: Tensor, capacity: int) -> Tensor:
-        B, H, _, Dh = new.shape
-        buffer = new.new_empty(B, H, capacity, Dh)
+    def _grown(self, old: Tensor | None, new: Tensor, capacity: int, dim: int) -> Tensor:
+        shape = list(new.shape)
+        shape[dim] = capacity
+        buffer = new.new_empty(shape)
         if old is not None and self.length:
-            buffer[:, :, : self.length] = old[:, :, : self.length]
+            buffer.narrow(dim, 0, self.length).copy_(old.narrow(dim, 0, self.length))
         return buffer
+
+    def set_cross(self, k: Tensor, v: Tensor) -> None:
+        """Keep the cross-attention keys/values k (B, H, S, Dk), v (B, H, S, Dv) in attention's read layout."""
+        self.cross_k = k.transpose(-2, -1).contiguous().transpose(-2, -1)
+        self.cross_v = v.contiguous()
 
     def reorder(self, index: Tensor, include_cross: bool = True) -> None:
         """Select batch rows (beam search). Beams of one sentence share their cross keys/values, so a
         beam reorder that stays within each sentence may skip them (`include_cross=False`)."""
         if self._k is not None:
             t = self.length
-            for name in ("_k", "_v"):
-                old = getattr(self, name)
-                new = old.new_empty(index.numel(), *old.shape[1:])
-                if torch.is_grad_enabled() and old.requires_grad:  # out= has no autograd
-                    new[:, :, :t] = old[:, :, :t].index_select(0, index)
-                else:
-                    torch.index_select(old[:, :, :t], 0, index, out=new[:, :, :t])  # only the filled slots
-                setattr(self, name, new)
-        if include_cross and self.cross_k is not None:
-            self.cross_k, self.cross_v = self.cross_k.index_select(0, index), self.cross_v.index_select(0, index)
+            self._k = self._selected(self._k, self._k[..., :t], index)
+            self._v = self._selected(self._v, self._v[:, :, :t], index)
+        if include_cross:
+            self.select_cross(index)
+
+    def select_cross(self, index: Tensor) -> None:
+        """Select rows of the cross keys/values (beam search: the sentences still being decoded)."""
+        if self.cross_k is not None:
+            self.cross_k = self.cross_k.index_select(0, index)  # keeps the transposed layout underneath
+            self.cross_v = self.cross_v.index_select(0, index)
+
+    @staticmethod
+    def _selected(buffer: Tensor, filled: Tensor, index: Tensor) -> Tensor:
+        """A new buffer of index.numel() rows holding filled[index] (filled: the leading slots of buffer,
+        a view); only the filled slots are copied."""
+        new = buffer.new_empty(index.numel(), *buffer.shape[1:])
+        out = new.as_strided((index.numel(), *filled.shape[1:]), new.stride())  # the same slots of `new`
+        if torch.is_grad_enabled() and filled.requires_grad:  # out= has no autograd
+            out.copy_(filled.index_select(0, index))
+        else:
+            torch.index_select(filled, 0, index, out=out)
+        return new
 
 
 class SelfAttention(nn.Module):
@@ -228,7 +250,8 @@ class CrossAttention(nn.Module):
             k, v = self.kv(memory).split([H * self.d_k, H * self.d_v], dim=-1)
             k, v = split_heads(k, H), split_heads(v, H)  # (B, H, S, Dk|Dv)
             if cache is not None:
-                cache.cross_k, cache.cross_v = k, v
+                cache.set_cross(k, v)
+                k, v = cache.cross_k, cache.cross_v
         BG, _, T, _ = q.shape
         B = k.size(0)
         if BG % B:

@@ -12,6 +12,9 @@ Conventions shared by both searches:
   - log-probabilities are accumulated in float32 whatever the autocast dtype.
 Both run the decoder incrementally (one token per step, DecoderCache preallocated for the longest output),
 vectorized over batch x beam; beam search keeps one memory row per sentence (its K beams are adjacent rows).
+A sentence leaves the batch once it is done: later steps decode only the sentences still going (their
+memory and cache rows are selected), so a batch costs what its sentences need rather than B times the
+longest. Outputs are identical to decoding every row to the end (tests/benchmark/test_benchmark_paths.py).
 Call `model.eval()` first; the searches do not change the model's mode.
 """
 
@@ -48,23 +51,31 @@ def max_output_lengths(src: Tensor, pad_id: int, max_len_a: float, max_len_b: in
 
 
 class _TokenRules:
-    """Precomputed vocabulary masks: pad and bos are never generated; only eos where a hypothesis must end;
-    no eos before `min_len` generated tokens."""
+    """Which tokens may come next: pad and bos never; only eos where a hypothesis must end; no eos before
+    `min_len` generated tokens. Applied in place to a few vocabulary columns (and to whole rows only at a
+    step where some row must end), not by masking the whole (rows, V) matrix every step."""
 
-    def __init__(
-        self, vocab_size: int, pad_id: int, bos_id: int, eos_id: int, min_len: int, device: torch.device
-    ) -> None:
-        vocab = torch.arange(vocab_size, device=device)
-        self.never = (vocab == pad_id) | (vocab == bos_id)  # (V,)
-        self.when_forced = self.never | (vocab != eos_id)  # (V,)
-        self.too_short = self.never | (vocab == eos_id)  # (V,)
-        self.min_len = min_len
+    def __init__(self, pad_id: int, bos_id: int, eos_id: int, min_len: int, device: torch.device) -> None:
+        self.never = torch.tensor([pad_id, bos_id], device=device)
+        self.too_short = torch.tensor([pad_id, bos_id, eos_id], device=device)
+        self.eos_id, self.min_len = eos_id, min_len
 
-    def apply(self, logp: Tensor, step: int, force_eos: Tensor) -> Tensor:
-        """logp (..., V) of generated token number step+1, force_eos (...) bool -> banned tokens at -inf."""
-        never = self.too_short if step + 1 < self.min_len else self.never
-        banned = torch.where(force_eos[..., None], self.when_forced, never)  # (..., V)
-        return logp.masked_fill(banned, float("-inf"))
+    def apply_(self, logp: Tensor, step: int, force_eos: Tensor | None) -> Tensor:
+        """logp (..., V) of generated token number step+1 -> the same tensor, banned tokens at -inf.
+        force_eos (...) bool: rows that must end now (None: no row must, the common step)."""
+        if force_eos is not None:
+            eos = logp[..., self.eos_id].clone()
+        logp.index_fill_(-1, self.too_short if step + 1 < self.min_len else self.never, float("-inf"))
+        if force_eos is not None:
+            logp.masked_fill_(force_eos[..., None], float("-inf"))
+            logp[..., self.eos_id] = torch.where(force_eos, eos, logp[..., self.eos_id])
+        return logp
+
+
+def _next_logp(model: Transformer, inp: Tensor, memory: Tensor, src_mask: Tensor, cache) -> Tensor:
+    """inp (R, 1) -> float32 log-probabilities (R, V) of the next token (one fused cast + log-softmax)."""
+    logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (R, V)
+    return torch.log_softmax(logits, dim=-1, dtype=torch.float32)
 
 
 @torch.no_grad()
@@ -87,20 +98,26 @@ def greedy_search(
     tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
     logprob = torch.zeros(B, dtype=torch.float32, device=device)
     lengths = torch.zeros(B, dtype=torch.long, device=device)
-    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    active = torch.arange(B, device=device)  # (B',) the sentences still being decoded
+    first_forced = int(max_lens.min())  # the earliest length at which an active row must end
     inp = torch.full((B, 1), bos_id, dtype=torch.long, device=device)
-    rules = _TokenRules(model.generator.out_features, pad_id, bos_id, eos_id, min_len, device)
+    rules = _TokenRules(pad_id, bos_id, eos_id, min_len, device)
     for step in range(L):
-        logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (B, V)
-        logp = rules.apply(logits.float().log_softmax(-1), step, step + 1 >= max_lens)
-        tok_logp, tok = logp.max(dim=-1)  # (B,), (B,)
-        tok = tok.masked_fill(finished, pad_id)
-        logprob += tok_logp.masked_fill(finished, 0.0)
-        lengths += (~finished).long()
-        tokens[:, step] = tok
-        finished |= tok == eos_id
-        if bool(finished.all()):  # one host sync per step
+        logp = _next_logp(model, inp, memory, src_mask, cache)  # (B', V)
+        rules.apply_(logp, step, step + 1 >= max_lens if step + 1 >= first_forced else None)
+        tok_logp, tok = logp.max(dim=-1)  # (B',), (B',)
+        logprob.index_add_(0, active, tok_logp)
+        lengths.index_add_(0, active, torch.ones_like(tok))
+        tokens[:, step].index_copy_(0, active, tok)
+        ended = tok == eos_id
+        n_ended = int(ended.sum())  # one host sync per step
+        if n_ended == active.numel():
             break
+        if n_ended:  # finished sentences leave the batch
+            keep = (~ended).nonzero().squeeze(1)
+            active, tok, memory, src_mask, max_lens = (t[keep] for t in (active, tok, memory, src_mask, max_lens))
+            cache.reorder(keep)
+            first_forced = int(max_lens.min())
         inp = tok[:, None]
     return SearchOutput(tokens[:, : step + 1], logprob / length_penalty(lengths.float(), alpha))
 
@@ -124,7 +141,8 @@ def beam_search(
     Each step ranks the K*V extensions of the K alive beams by cumulative log-probability and takes the top
     2K. Extensions ending in eos that rank within the top K are finished hypotheses, scored with the length
     penalty; the best K extensions not ending in eos stay alive. A sentence is done once it has K finished
-    hypotheses (or reaches its maximum length); the search stops when every sentence is done.
+    hypotheses (or reaches its maximum length), and leaves the batch; the search stops when every sentence
+    is done.
     deviation: tensor2tensor (the paper's code) keeps searching until no alive beam can still beat the best
     finished one; the rule here (fairseq's) stops a sentence earlier, at K finished hypotheses.
     The N best are, as in fairseq, the best N of the first K hypotheses finished during the search (taken in
@@ -142,58 +160,70 @@ def beam_search(
     # and cross-attention reads each sentence's memory once for all of them (CrossAttention)
     cache = model.new_cache(capacity=L)
 
+    # state of the B' sentences still being decoded (rows of `active`) ...
+    active = torch.arange(B, device=device)  # (B',) their rows in the output
     alive_tokens = torch.full((B, K, L), pad_id, dtype=torch.long, device=device)
     alive_score = torch.full((B, K), float("-inf"), dtype=torch.float32, device=device)
     alive_score[:, 0] = 0.0  # all beams start identical: expand only the first at step 0
+    n_finished = torch.zeros(B, dtype=torch.long, device=device)
+    first_forced = int(max_lens.min())  # the earliest length at which an active sentence must end
+    # ... and the results of all B
     best_tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
     best_score = torch.full((B,), float("-inf"), dtype=torch.float32, device=device)
-    n_finished = torch.zeros(B, dtype=torch.long, device=device)
-    done = torch.zeros(B, dtype=torch.bool, device=device)
-    rows = torch.arange(B, device=device)
-    beam_base = (rows * K)[:, None]  # (B, 1): flat row of each sentence's first beam
+    beam_base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1): flat row of a sentence's first beam
     in_top_k = torch.arange(2 * K, device=device) < K  # (2K,) rank < K
     inp = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
     V = model.generator.out_features
-    rules = _TokenRules(V, pad_id, bos_id, eos_id, min_len, device)
+    n_cand = min(2 * K, K * V)
+    rules = _TokenRules(pad_id, bos_id, eos_id, min_len, device)
     if n_best > 1:  # the first K finished hypotheses of each sentence, in finishing order; slot K: discarded
         kept_tokens = torch.full((B, K + 1, L), pad_id, dtype=torch.long, device=device)
         kept_score = torch.full((B, K + 1), float("-inf"), dtype=torch.float32, device=device)
 
     for step in range(L):
-        logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (B*K, V)
-        logp = logits.float().log_softmax(-1).view(B, K, V)
-        logp = rules.apply(logp, step, (step + 1 >= max_lens)[:, None].expand(B, K))  # (B, K, V)
-        cand = (alive_score[:, :, None] + logp).view(B, K * V)
-        n_cand = min(2 * K, K * V)
-        top_score, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K), best first
-        top_beam, top_tok = top_idx // V, top_idx % V  # (B, 2K)
+        Bn = active.numel()
+        logp = _next_logp(model, inp, memory, src_mask, cache).view(Bn, K, V)
+        forced = (step + 1 >= max_lens)[:, None].expand(Bn, K) if step + 1 >= first_forced else None
+        cand = rules.apply_(logp, step, forced).add_(alive_score[:, :, None]).view(Bn, K * V)
+        top_score, top_idx = cand.topk(n_cand, dim=1)  # (B', 2K), best first
+        top_beam, top_tok = top_idx // V, top_idx % V  # (B', 2K)
 
-        # finished hypotheses: eos within the top K, finite, sentence not yet done
+        # finished hypotheses: eos within the top K, finite (every active sentence is not done yet)
         is_eos = top_tok == eos_id
-        fin = is_eos & torch.isfinite(top_score) & in_top_k[:n_cand] & ~done[:, None]  # (B, 2K)
+        fin = is_eos & torch.isfinite(top_score) & in_top_k[:n_cand]  # (B', 2K)
         fin_score = (top_score / length_penalty(step + 1, alpha)).masked_fill(~fin, float("-inf"))
-        cand_best, cand_pos = fin_score.max(dim=1)  # (B,)
-        better = cand_best > best_score
-        parent = top_beam.gather(1, cand_pos[:, None]).squeeze(1)  # (B,)
-        seq = alive_tokens[rows, parent].clone()  # (B, L)
+        cand_best, cand_pos = fin_score.max(dim=1)  # (B',)
+        better = cand_best > best_score[active]
+        parent = top_beam.gather(1, cand_pos[:, None]).squeeze(1)  # (B',)
+        seq = alive_tokens[torch.arange(Bn, device=device), parent]  # (B', L), a copy
         seq[:, step] = eos_id
-        best_tokens = torch.where(better[:, None], seq, best_tokens)
-        best_score = torch.where(better, cand_best, best_score)
+        best_tokens[active] = torch.where(better[:, None], seq, best_tokens[active])
+        best_score[active] = torch.where(better, cand_best, best_score[active])
         if n_best > 1:
-            _keep_finished(kept_tokens, kept_score, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
+            tokens_b, score_b = kept_tokens[active], kept_score[active]
+            _keep_finished(tokens_b, score_b, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
+            kept_tokens[active], kept_score[active] = tokens_b, score_b
         n_finished += fin.sum(dim=1)
-        done |= (n_finished >= K) | (step + 1 >= max_lens)
-        if bool(done.all()):  # one host sync per step
+        done = (n_finished >= K) | (step + 1 >= max_lens)  # (B',)
+        n_done = int(done.sum())  # one host sync per step
+        if n_done == Bn:
             break
 
         # survivors: the K best extensions that do not end in eos (at most K of the 2K end in eos)
-        alive_score, sel = top_score.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (B, K)
-        parent, tok = top_beam.gather(1, sel), top_tok.gather(1, sel)  # (B, K)
-        alive_tokens = alive_tokens.gather(1, parent[:, :, None].expand(B, K, L))
+        alive_score, sel = top_score.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (B', K)
+        parent, tok = top_beam.gather(1, sel), top_tok.gather(1, sel)  # (B', K)
+        alive_tokens = alive_tokens.gather(1, parent[:, :, None].expand(Bn, K, L))
         alive_tokens[:, :, step] = tok
+        rows = beam_base[:Bn] + parent  # (B', K) cache rows of the parents
+        if n_done:  # done sentences leave the batch: their memory, cache and beam rows go
+            keep = (~done).nonzero().squeeze(1)
+            active, alive_tokens, alive_score, n_finished = (t[keep] for t in (active, alive_tokens, alive_score, n_finished))
+            memory, src_mask, max_lens, rows, tok = (t[keep] for t in (memory, src_mask, max_lens, rows, tok))
+            cache.select_sources(keep)
+            first_forced = int(max_lens.min())
         # cross-attention keys/values are identical for all beams of a sentence: no need to reorder them
-        cache.reorder((beam_base + parent).view(-1), include_cross=False)
-        inp = tok.view(B * K, 1)
+        cache.reorder(rows.view(-1), include_cross=False)
+        inp = tok.reshape(-1, 1)
     width = int((best_tokens != pad_id).sum(dim=1).max())  # drop all-pad columns
     if n_best == 1:
         return SearchOutput(best_tokens[:, :width], best_score)

@@ -43,6 +43,11 @@ class DecoderCache:
         for layer in self.layers:
             layer.reorder(index, include_cross)
 
+    def select_sources(self, index: Tensor) -> None:
+        """index (B',) of cross-attention (source) rows to keep: the sentences a search still decodes."""
+        for layer in self.layers:
+            layer.select_cross(index)
+
 
 class _Stack(nn.Module):
     """What the encoder and decoder share: scaled token embeddings plus positions, dropout, the layers,

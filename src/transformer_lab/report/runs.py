@@ -249,5 +249,5 @@ def assign_labels(records: list[RunRecord]) -> None:
         record.label = record.row or ",".join(varying(record)) or record.experiment or Path(record.source).name
         keys.setdefault(record.label, set()).add(tuple(sorted(varying(record))))
     for record in records:
-        if len(keys[record.label]) > 1:
+        if len(keys[record.label]) > 1 and (varying(record) or () not in keys[record.label]):
             record.label = f"{record.label} ({','.join(varying(record)) or Path(record.source).name})"

@@ -129,7 +129,9 @@ def compare_to_baseline(rows: list[ReportRow], baseline: ReportRow, split: str =
         runs, references = [], None
         for run in row.completed:
             run_dir = Path(run.source)
-            hypotheses = hypotheses_file(run_dir, split) if run_dir.is_dir() else None
+            if not run_dir.is_dir():
+                return "the test reads hypothesis files from local run directories (report SWEEP_DIR)"
+            hypotheses = hypotheses_file(run_dir, split)
             reference_file = run_dir / "translations" / f"{split}.ref.txt"
             if hypotheses is None or not reference_file.is_file():
                 return f"no {split} hypotheses/references in {run_dir}/translations"

@@ -84,7 +84,7 @@ class CheckpointWriteError(OSError):
     def __init__(self, cause: OSError, path: Path) -> None:
         reason = cause.strerror or os.strerror(cause.errno or 0) or str(cause)
         hint = (" Free space there (or point hydra.run.dir at a larger disk), then relaunch the same command: it "
-                "resumes from the newest checkpoint, which the failed save left intact."
+                "resumes from the newest complete checkpoint (a failed save never replaces one)."
                 if cause.errno in (errno.ENOSPC, errno.EDQUOT) else "")
         super().__init__(cause.errno, f"{reason} while writing {path}.{hint}")
         self.path = path

@@ -84,7 +84,9 @@ DATA_CHECKS: dict[str, Check] = {
     "max_chars": integer(1),
     "max_length_ratio": number(1.0),
     "num_workers": integer(0),
-    "pin_memory": ((lambda v: isinstance(v, bool) or v == "auto"), "true, false or auto"),
+    "pin_memory": ((lambda v: isinstance(v, bool) or v == "auto"), 'true, false or "auto" (pin when a GPU is visible)'),
+    "bpe_sample_sentences": optional(integer(1)),
+    "tokenizer_file": optional(((lambda v: isinstance(v, str) and bool(v)), "a path to a tokenizer.json or a sentencepiece .model")),
     "seed": integer(0),
 }
 
