@@ -25,7 +25,7 @@ from transformer_lab.training.checkpoint_io import (
 
 FAST = [*TINY, "test=false", "callbacks.attention_maps.n_sentences=0"]
 EIGHT_STEPS = [*FAST, "trainer.max_steps=8", "trainer.val_check_interval=4",
-               "callbacks.periodic_checkpoint.every_n_train_steps=4"]
+               "callbacks.periodic_checkpoint.every_n_train_steps=4", "callbacks.resume_checkpoint.every_n_train_steps=4"]
 
 
 @pytest.fixture(scope="module")
