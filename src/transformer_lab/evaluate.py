@@ -1,5 +1,8 @@
 """`python -m transformer_lab.evaluate ckpt=PATH split=test`: sacreBLEU (with signature), chrF, chrF++ and the
-paper-style tokenized BLEU of a checkpoint on a split; writes the hypotheses and a JSON record."""
+paper-style tokenized BLEU of a checkpoint on a split; writes the hypotheses and a JSON record.
+
+`python -m transformer_lab.evaluate ckpt=PATH src=FILE ref=FILE` does the same on any test set: plain
+text (one sentence per line) or WMT's SGML / XML (see `test_files.py`); no corpus or cache is needed."""
 
 from __future__ import annotations
 
@@ -12,19 +15,24 @@ from omegaconf import DictConfig, OmegaConf
 from transformer_lab.config_dir import CONFIG_DIR
 
 
-def evaluate(cfg: DictConfig) -> dict:
-    import sacrebleu
+def _search(cfg: DictConfig):
+    """The search settings of `cfg.search`, or None for the checkpoint's own."""
+    from transformer_lab.training.config import SearchConfig, dataclass_from_mapping
+
+    if cfg.search is None:
+        return None
+    return dataclass_from_mapping(SearchConfig, OmegaConf.to_container(cfg.search, resolve=True), "search")
+
+
+def _translate_split(cfg: DictConfig, module) -> tuple[list[str], list[str]]:
+    """(hypotheses, references) of the checkpoint's own `valid` or `test` split, through the data module."""
     from hydra.utils import instantiate
 
-    from transformer_lab.checkpoints import module_from_checkpoint
     from transformer_lab.data.datamodule import TranslationDataModule
-    from transformer_lab.training.config import SearchConfig, dataclass_from_mapping
     from transformer_lab.training.console import progress_bar_callbacks
-    from transformer_lab.training.metrics import paper_style_bleu
 
     if cfg.split not in ("valid", "test"):
         raise ValueError(f"split must be 'valid' or 'test', got {cfg.split!r}")
-    module, checkpoint = module_from_checkpoint(cfg.ckpt)
     if module.data_config is None:
         raise ValueError(f"{cfg.ckpt} carries no data settings; it was not written by transformer_lab.train")
     data_config = {**module.data_config, **OmegaConf.to_container(cfg.data_overrides, resolve=True)}
@@ -35,8 +43,8 @@ def evaluate(cfg: DictConfig) -> dict:
             "the data's tokenizer differs from the one the checkpoint was trained with; "
             "check data_overrides (vocabulary size, corpus) against the training run"
         )
-    if cfg.search is not None:
-        search = dataclass_from_mapping(SearchConfig, OmegaConf.to_container(cfg.search, resolve=True), "search")
+    search = _search(cfg)
+    if search is not None:
         module.decoding_config.val = module.decoding_config.test = search
 
     output_dir = Path(cfg.paths.output_dir)
@@ -47,14 +55,48 @@ def evaluate(cfg: DictConfig) -> dict:
         trainer.validate(module, datamodule=datamodule)
     else:
         trainer.test(module, datamodule=datamodule)
-    hypotheses = module.translations[cfg.split]
-    references = datamodule.split_texts(cfg.split)[1]
+    return module.translations[cfg.split], datamodule.split_texts(cfg.split)[1]
+
+
+def _translate_test_files(cfg: DictConfig, module) -> tuple[list[str], list[str], str]:
+    """(hypotheses, references, name) of the test set in `cfg.src` / `cfg.ref`, translated in batches."""
+    import torch
+
+    from transformer_lab.data.test_files import read_test_set
+    from transformer_lab.translate import translate_lines
+
+    languages = module.data_config or {}
+    sources, references = read_test_set(cfg.get("src"), cfg.get("ref"),
+                                        cfg.get("src_lang") or languages.get("src_lang"),
+                                        cfg.get("tgt_lang") or languages.get("tgt_lang"))
+    search = _search(cfg) or module.decoding_config.test
+    wants_gpu = cfg.trainer.get("accelerator") in ("gpu", "cuda", "auto")
+    device = "cuda" if wants_gpu and torch.cuda.is_available() else "cpu"
+    hypotheses = translate_lines(module, sources, search, int(cfg.get("max_tokens") or 4096), device)
+    return hypotheses, references, Path(cfg.get("src") or cfg.get("ref")).name
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    import sacrebleu
+
+    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.training.metrics import paper_style_bleu
+
+    module, checkpoint = module_from_checkpoint(cfg.ckpt)
+    on_files = cfg.get("src") is not None or cfg.get("ref") is not None
+    if on_files:
+        hypotheses, references, name = _translate_test_files(cfg, module)
+    else:
+        hypotheses, references = _translate_split(cfg, module)
+        name = cfg.split
     bleu = sacrebleu.metrics.BLEU()
     bleu_score = bleu.corpus_score(hypotheses, [references])
     chrf = sacrebleu.metrics.CHRF()
     result = {
         "checkpoint": str(cfg.ckpt),
-        "split": cfg.split,
+        "split": None if on_files else cfg.split,
+        "src": cfg.get("src"),
+        "ref": cfg.get("ref"),
         "global_step": checkpoint.get("global_step"),
         "bleu": bleu_score.score,
         "bleu_signature": str(bleu.get_signature()),
@@ -63,8 +105,9 @@ def evaluate(cfg: DictConfig) -> dict:
         "paper_style_bleu": paper_style_bleu(hypotheses, references),
         "n_sentences": len(hypotheses),
     }
+    output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    hyp_path = output_dir / f"{cfg.split}.hyp.txt"
+    hyp_path = output_dir / f"{name}.hyp.txt"
     hyp_path.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     (output_dir / "evaluation.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(f"{bleu_score}  [{result['bleu_signature']}]")

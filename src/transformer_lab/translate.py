@@ -1,45 +1,173 @@
 """`python -m transformer_lab.translate CKPT [--input FILE]`: translate lines (stdin or a file) to stdout
-with batched beam search. Output line i is the translation of input line i (empty stays empty)."""
+with batched beam search. Output line i is the translation of input line i (empty stays empty).
+
+Lines are split on "\\n" only, the same way for stdin and files (a CRLF ending loses its "\\r"; a lone
+"\\r", U+2028 or other separator inside a line is whitespace of that line, not a line break). A line the
+model cannot take (e.g. longer than a learned position table) gets an empty output line and a warning on
+stderr naming its line number; the other lines are translated.
+
+Interactive (fairseq-interactive style) when stdin is a terminal, or with --interactive / --buffer-size N:
+each line (each N lines) is translated and written as soon as it arrives, instead of reading to the end.
+--nbest N writes N rows per input line: line number, rank, score, text (tab-separated, best first);
+--scores writes "score<TAB>text" per line. Scores are length-normalized log-probabilities (GNMT penalty);
+-inf marks a line that was not translated (empty or skipped) or a missing hypothesis.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import torch
 
 from transformer_lab.data.batching import EvalBatchSampler
+from transformer_lab.data.cleaning import normalize_whitespace
+from transformer_lab.model.search import max_output_lengths
 from transformer_lab.special_tokens import EOS_ID, PAD_ID
 
 
+@dataclass
+class Hypothesis:
+    score: float  # length-normalized log-probability
+    text: str  # detokenized
+
+
+def read_lines(stream: BinaryIO) -> Iterator[str]:
+    """The lines of a UTF-8 byte stream as they arrive, split on b"\\n" only; a trailing "\\r" (CRLF) and a
+    leading byte-order mark are dropped. Bytes that are not UTF-8 become U+FFFD."""
+    first = True
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", errors="replace")
+        if first and line.startswith("\ufeff"):
+            line = line[1:]
+        first = False
+        yield line[:-2] if line.endswith("\r\n") else line[:-1] if line.endswith("\n") else line
+
+
+def chunked(lines: Iterable[str], size: int | None) -> Iterator[list[str]]:
+    """Lists of `size` consecutive lines (the last may be shorter); size None: one list of all lines."""
+    if size is None:
+        yield list(lines)
+        return
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class LineTranslator:
+    """Translates lists of text lines with a TranslationModule; a line the model cannot take is reported
+    through `warn(line_number, reason)` and gets no hypotheses."""
+
+    def __init__(self, module, search, n_best: int = 1, max_tokens: int = 4096, device: str = "cpu",
+                 precision: str = "fp32", warn: Callable[[int, str], None] | None = None) -> None:
+        self.module, self.search, self.n_best, self.max_tokens = module.to(device).eval(), search, n_best, max_tokens
+        self.device, self.tokenizer = torch.device(device), module.get_tokenizer()
+        self.bf16 = precision == "bf16"
+        self.warn = warn or (lambda number, reason: print(f"warning: line {number}: {reason}", file=sys.stderr))
+
+    def translate(self, lines: list[str], first_line_number: int = 1) -> list[list[Hypothesis]]:
+        """Hypotheses (best first, up to n_best) for each line; [] for an empty or skipped line."""
+        encoded = [self.tokenizer.encode(text) + [EOS_ID] if (text := normalize_whitespace(line)) else []
+                   for line in lines]
+        results: list[list[Hypothesis]] = [[] for _ in lines]
+        todo = []
+        for i, ids in enumerate(encoded):
+            problem = self.length_problem(len(ids)) if ids else None
+            if problem:
+                self.warn(first_line_number + i, problem + "; its output line is left empty")
+            elif ids:
+                todo.append(i)
+        lengths = np.array([len(encoded[i]) for i in todo])
+        # the evaluation sampler: length-sorted, padded batches of at most max_tokens (a long line alone)
+        for batch in EvalBatchSampler(lengths, lengths, self.max_tokens):
+            indices = [todo[j] for j in batch]
+            try:
+                hypotheses = self._search([encoded[i] for i in indices])
+            except (ValueError, torch.cuda.OutOfMemoryError) as error:
+                if len(indices) > 1:  # find the line(s) at fault: one at a time
+                    hypotheses = [self._search_alone(encoded[i], first_line_number + i) for i in indices]
+                else:
+                    self.warn(first_line_number + indices[0], f"{error}; its output line is left empty")
+                    hypotheses = [[]]
+            for i, hyps in zip(indices, hypotheses):
+                results[i] = hyps
+        return results
+
+    def length_problem(self, n_tokens: int) -> str | None:
+        """Why a source of n_tokens (eos included) cannot be translated, or None. Only learned position
+        tables have a limit (model.positional.max_len); the other schemes extend to any length."""
+        cfg = self.module.model.config
+        if cfg.positional.name != "learned":
+            return None
+        limit, search = cfg.positional.max_len, self.search
+        if n_tokens > limit:
+            return (f"{n_tokens} tokens (eos included), more than the {limit} positions of the model's learned "
+                    "position table (model.positional.max_len)")
+        n_out = int(max_output_lengths(torch.tensor([[1] * n_tokens]), PAD_ID, search.max_len_a, search.max_len_b))
+        if n_out > limit:
+            return (f"its maximum output length {n_out} (--max-len-a {search.max_len_a} x {n_tokens} tokens + "
+                    f"--max-len-b {search.max_len_b}) exceeds the {limit} positions of the model's learned "
+                    "position table; lower --max-len-a/--max-len-b")
+        return None
+
+    def _search_alone(self, ids: list[int], line_number: int) -> list[Hypothesis]:
+        try:
+            return self._search([ids])[0]
+        except (ValueError, torch.cuda.OutOfMemoryError) as error:
+            self.warn(line_number, f"{error}; its output line is left empty")
+            return []
+
+    def _search(self, sources: list[list[int]]) -> list[list[Hypothesis]]:
+        src = torch.full((len(sources), max(map(len, sources))), PAD_ID, dtype=torch.long)
+        for row, ids in enumerate(sources):
+            src[row, : len(ids)] = torch.tensor(ids)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+        with autocast:
+            out = self.module.search(src.to(self.device), self.search, n_best=self.n_best)
+        if self.n_best == 1:
+            tokens, scores = out.tokens[:, None], out.scores[:, None]  # (B, 1, L), (B, 1)
+        else:
+            tokens, scores = out.nbest_tokens, out.nbest_scores  # (B, N, L), (B, N)
+        return [
+            [Hypothesis(float(score), self.tokenizer.decode(ids)) for ids, score in zip(rows.tolist(), row_scores)]
+            for rows, row_scores in zip(tokens, scores.tolist())
+        ]
+
+
 def translate_lines(module, lines: Iterable[str], search, max_tokens: int = 4096, device: str = "cpu") -> list[str]:
-    tokenizer = module.get_tokenizer()
-    lines = [" ".join(line.split()) for line in lines]
-    encoded = [tokenizer.encode(line) + [EOS_ID] if line else [] for line in lines]
-    outputs = [""] * len(lines)
-    todo = [i for i, ids in enumerate(encoded) if ids]
-    module.to(device).eval()
-    lengths = np.array([len(encoded[i]) for i in todo])
-    # The evaluation sampler: length-sorted, padded batches of at most max_tokens (a long line alone).
-    for batch in EvalBatchSampler(lengths, lengths, max_tokens):
-        indices = [todo[j] for j in batch]
-        width = max(len(encoded[i]) for i in indices)
-        src = torch.full((len(indices), width), PAD_ID, dtype=torch.long)
-        for row, i in enumerate(indices):
-            src[row, : len(encoded[i])] = torch.tensor(encoded[i])
-        for i, hypothesis in zip(indices, module.translate_ids(src.to(device), search)):
-            outputs[i] = hypothesis
-    return outputs
+    """The 1-best text of every line ("" for an empty or skipped line)."""
+    results = LineTranslator(module, search, max_tokens=max_tokens, device=device).translate(list(lines))
+    return [hyps[0].text if hyps else "" for hyps in results]
 
 
-def main(argv: list[str] | None = None) -> int:
-    from transformer_lab.checkpoints import module_from_checkpoint
-    from transformer_lab.training.checkpoint_io import CheckpointError
-    from transformer_lab.training.config import SearchConfig
+def format_results(results: list[list[Hypothesis]], first_line_number: int, n_best: int, scores: bool) -> str:
+    """Output text: one line per input line, or with n_best > 1 n_best rows per input line."""
+    out = []
+    for number, hyps in enumerate(results, start=first_line_number):
+        if n_best > 1:
+            for rank in range(1, n_best + 1):
+                hyp = hyps[rank - 1] if rank <= len(hyps) else Hypothesis(float("-inf"), "")
+                out.append(f"{number}\t{rank}\t{hyp.score:.4f}\t{hyp.text}\n")
+        elif scores:
+            hyp = hyps[0] if hyps else Hypothesis(float("-inf"), "")
+            out.append(f"{hyp.score:.4f}\t{hyp.text}\n")
+        else:
+            out.append((hyps[0].text if hyps else "") + "\n")
+    return "".join(out)
 
-    parser = argparse.ArgumentParser(description=__doc__)
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="a .ckpt written by transformer_lab.train or average_checkpoints")
     parser.add_argument("--input", "-i", default="-", help="file of source sentences, one per line (default: stdin)")
     parser.add_argument("--beam-size", type=int, default=4)
@@ -47,26 +175,66 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-len-a", type=float, default=1.0)
     parser.add_argument("--max-len-b", type=int, default=50)
     parser.add_argument("--greedy", action="store_true", help="greedy search instead of beam search")
+    parser.add_argument("--nbest", type=int, default=1, metavar="N",
+                        help="write the N best hypotheses per line: line number, rank, score, text (N <= beam size)")
+    parser.add_argument("--scores", action="store_true", help="write 'score<TAB>text' for each line")
+    parser.add_argument("--interactive", action="store_true",
+                        help="translate and write each line as it arrives (the default when stdin is a terminal)")
+    parser.add_argument("--buffer-size", type=int, default=None, metavar="N",
+                        help="translate and write every N lines as they arrive (implies --interactive)")
     parser.add_argument("--max-tokens", type=int, default=4096, help="source tokens per batch, padding included")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args(argv)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: autocast matrix products to bfloat16 (scores still summed in float32)")
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.training.checkpoint_io import CheckpointError
+    from transformer_lab.training.config import SearchConfig
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    greedy = args.greedy or args.beam_size == 1
+    if args.nbest < 1 or (args.nbest > 1 and (greedy or args.nbest > args.beam_size)):
+        parser.error(f"--nbest {args.nbest} needs beam search with --beam-size >= {args.nbest} "
+                     f"(now {'--greedy' if args.greedy else f'--beam-size {args.beam_size}'})")
+    if args.buffer_size is not None and args.buffer_size < 1:
+        parser.error(f"--buffer-size {args.buffer_size} must be >= 1")
+    if args.max_tokens < 1:
+        parser.error(f"--max-tokens {args.max_tokens} must be >= 1")
+    if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: no CUDA device is available here; use --device cpu")
     try:
+        search = SearchConfig(strategy="greedy" if args.greedy else "beam", beam_size=args.beam_size,
+                              alpha=args.alpha, max_len_a=args.max_len_a, max_len_b=args.max_len_b)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        stream = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # noqa: SIM115
         module, _ = module_from_checkpoint(args.checkpoint)
-    except CheckpointError as error:  # says which file and why; a traceback would add nothing
+    except (CheckpointError, OSError) as error:  # says which file and why; a traceback would add nothing
         print(f"error: {error}", file=sys.stderr)
         return 2
-    search = SearchConfig(strategy="greedy" if args.greedy else "beam", beam_size=args.beam_size, alpha=args.alpha,
-                          max_len_a=args.max_len_a, max_len_b=args.max_len_b)
-    if args.input == "-":
-        lines = sys.stdin.read().split("\n")
-    else:
-        with open(args.input, encoding="utf-8") as handle:
-            lines = handle.read().split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for hypothesis in translate_lines(module, lines, search, args.max_tokens, args.device):
-        sys.stdout.write(hypothesis + "\n")
+    interactive = args.interactive or args.buffer_size is not None or (args.input == "-" and sys.stdin.isatty())
+    if args.input == "-" and sys.stdin.isatty():
+        print("Type a sentence and press Enter (Ctrl-D to end).", file=sys.stderr)
+    translator = LineTranslator(module, search, n_best=args.nbest, max_tokens=args.max_tokens, device=args.device,
+                                precision=args.precision)
+    next_line = 1
+    with stream:
+        for chunk in chunked(read_lines(stream), (args.buffer_size or 1) if interactive else None):
+            if not chunk:
+                break
+            results = translator.translate(chunk, next_line)
+            sys.stdout.write(format_results(results, next_line, args.nbest, args.scores))
+            sys.stdout.flush()
+            next_line += len(chunk)
+    if next_line == 1:
+        where = "stdin" if args.input == "-" else args.input
+        print(f"error: the input ({where}) is empty: there is nothing to translate", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,9 +7,10 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from transformer_lab.config_dir import config_dir
 from transformer_lab.data import TranslationDataModule
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
+CONF = config_dir() / "data"
 REQUIRED = {  # the overrides a user must give on the command line
     "parallel_text": ["data.dir=/some/corpus"],
     "tsv": ["data.corpus.train=a.tsv", "data.corpus.valid=b.tsv", "data.corpus.test=c.tsv"],

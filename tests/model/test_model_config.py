@@ -1,16 +1,16 @@
 """Config: every impossible setting is refused naming its key; the Hydra files compose and build."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from transformer_lab.config_dir import config_dir
 from transformer_lab.model import PositionalConfig, TransformerConfig, build_transformer
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = config_dir()
 MODELS = ("transformer_base", "transformer_big", "transformer_small")
 SCHEMES = ("sinusoidal", "learned", "none", "rope", "alibi")
 TINY = dict(vocab_size=20, n_layers=1, d_model=8, d_ff=16, n_heads=2)

@@ -53,6 +53,8 @@ def test_ddp_runs_on_a_plain_node_in_one_directory(plain_node_run):
     states = checkpoint["rng_states_per_rank"]  # each rank's generators, gathered
     assert len(states) == 2 and not torch.equal(states[0]["torch"], states[1]["torch"])
     assert json.loads((plain_node_run / "summary.json").read_text())["status"] == "completed"
+    # the attention figures, drawn in turns by the two ranks: 3 kinds x 1 layer x 1 sentence
+    assert len(list((plain_node_run / "attention").rglob("*.png"))) == 3
     assert len(offline_runs(plain_node_run)) == 1
 
 

@@ -186,3 +186,24 @@ def test_data_parallel_text_trains_on_a_directory_of_plain_text_files(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["test/n_sentences"] == 20
     assert summary["last_val"]["val/n_sentences"] == 20
+
+
+def test_evaluate_on_test_files_scores_like_sacrebleu(trained_run, tmp_path):
+    from transformer_lab.data.builtin import BuiltinCorpus
+    from transformer_lab.training.metrics import paper_style_bleu
+
+    sources, references = BuiltinCorpus().read("test")  # the toy config's corpus, as files of our own
+    (tmp_path / "news.en").write_text("".join(s + "\n" for s in sources[:40]), encoding="utf-8")
+    (tmp_path / "news.de").write_text("".join(r + "\n" for r in references[:40]), encoding="utf-8")
+    best = next((trained_run / "checkpoints").glob("best-*.ckpt"))
+    run_cli("transformer_lab.evaluate", f"ckpt={best}", f"src={tmp_path / 'news.en'}", f"ref={tmp_path / 'news.de'}",
+            "search={strategy: greedy, max_len_b: 10}", f"hydra.run.dir={tmp_path / 'eval'}")
+    result = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    hypotheses = (tmp_path / "eval" / "news.en.hyp.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    assert len(hypotheses) == result["n_sentences"] == 40 and any(hypotheses)
+    assert result["bleu"] == sacrebleu.corpus_bleu(hypotheses, [references[:40]]).score
+    assert result["chrf"] == sacrebleu.corpus_chrf(hypotheses, [references[:40]]).score
+    assert result["chrf++"] == sacrebleu.corpus_chrf(hypotheses, [references[:40]], word_order=2).score
+    assert result["paper_style_bleu"] == paper_style_bleu(hypotheses, references[:40])
+    assert result["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")
+    assert (result["src"], result["split"]) == (str(tmp_path / "news.en"), None)

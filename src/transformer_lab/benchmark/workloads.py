@@ -83,8 +83,8 @@ class Side:
         self.name, self.model = name, model
         self._logits, self._generate = logits, generate
         self.label_smoothing = label_smoothing
-        # Adam(0.9, 0.98, 1e-9) as the paper; foreach: one kernel per op over all tensors, not one per tensor
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9, foreach=True)
+        # Adam(0.9, 0.98, 1e-9) as the paper, fused (one kernel for the whole update) as the training module's
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9, fused=True)
 
     def train_step(self, batch: Batch, precision: str) -> Tensor:
         """forward, loss, backward, optimizer step; returns the loss without reading it (no host sync)."""
@@ -131,11 +131,11 @@ def peer_available() -> bool:
     return True
 
 
-def make_peer(shape: Shape, device: torch.device, attn: str = "sdpa") -> Side:
-    """Hugging Face MarianMT with our shapes (`transformers` is the optional `bench` extra)."""
-    from transformers import MarianConfig, MarianMTModel
+def marian_config(shape: Shape, attn: str = "sdpa"):
+    """A Hugging Face MarianConfig with our shapes (`transformers` is the optional `bench` extra)."""
+    from transformers import MarianConfig
 
-    config = MarianConfig(
+    return MarianConfig(
         vocab_size=shape.vocab, d_model=shape.d_model, encoder_layers=shape.layers, decoder_layers=shape.layers,
         encoder_attention_heads=shape.heads, decoder_attention_heads=shape.heads,
         encoder_ffn_dim=shape.d_ff, decoder_ffn_dim=shape.d_ff, activation_function="relu",
@@ -144,7 +144,13 @@ def make_peer(shape: Shape, device: torch.device, attn: str = "sdpa") -> Side:
         max_position_embeddings=1024, pad_token_id=PAD_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID,
         decoder_start_token_id=BOS_ID, forced_eos_token_id=None, attn_implementation=attn,
     )  # Marian is post-norm with sinusoidal positions by construction
-    model = MarianMTModel(config).to(device)
+
+
+def make_peer(shape: Shape, device: torch.device, attn: str = "sdpa") -> Side:
+    """Hugging Face MarianMT with our shapes (`transformers` is the optional `bench` extra)."""
+    from transformers import MarianMTModel
+
+    model = MarianMTModel(marian_config(shape, attn)).to(device)
     if model.config._attn_implementation != attn:
         raise ValueError(f"MarianMT did not take attn_implementation={attn!r} (got {model.config._attn_implementation!r})")
 

@@ -52,6 +52,8 @@ class Tokenizer:
         # Text that happens to contain "<s>" or "</s>" is ordinary text, not a control token.
         hf_tokenizer.encode_special_tokens = True
         self._hf = hf_tokenizer
+        # Byte-level pieces spell bytes with stand-in characters; others (sentencepiece's) are readable text.
+        self._byte_level = isinstance(hf_tokenizer.pre_tokenizer, pre_tokenizers.ByteLevel)
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int, min_frequency: int = 2,
@@ -92,14 +94,6 @@ class Tokenizer:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def to_json(self) -> str:
-        """The whole tokenizer as one JSON string (stored inside checkpoints)."""
-        return self._hf.to_str()
-
-    @classmethod
-    def from_json(cls, text: str) -> Tokenizer:
-        return cls(HFTokenizer.from_str(text))
-
     @property
     def vocab_size(self) -> int:
         return self._hf.get_vocab_size()
@@ -134,6 +128,8 @@ class Tokenizer:
         token = self._hf.id_to_token(int(piece_id))
         if token is None or token in SPECIAL_TOKENS:
             return token or "<?>"
+        if not self._byte_level:
+            return token
         table = _byte_of_char()
         raw = bytes(table[c] for c in token)
         text = raw.decode("utf-8", errors="backslashreplace")

@@ -8,8 +8,9 @@ the real formats, without the network:
 
 Training data: the corpora the paper's recipe uses (same list as fairseq's prepare-wmt14en2*.sh).
 Dev: newstest2013; test: newstest2014 ("full" version, 3003 sentences), both read from the SGML files.
-Training pairs get whitespace normalization and empty-pair removal here; length filters are applied
-later, by the data module (they depend on the subword vocabulary).
+Training pairs are streamed (memory does not grow with the files) and get whitespace normalization and
+empty-pair removal here; length filters are applied later, by the data module (they depend on the
+subword vocabulary).
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transformer_lab.data.cleaning import normalize_whitespace
-from transformer_lab.data.corpora import check_aligned
+from transformer_lab.data.corpora import iter_aligned
 from transformer_lab.data.errors import DataError
-from transformer_lab.data.textio import read_lines
 from transformer_lab.data.wmt_formats import read_sgm_pair
 
 log = logging.getLogger(__name__)
@@ -156,16 +156,15 @@ def write_layout(task: Task, raw_dir: Path, out_dir: Path) -> dict[str, int]:
         total = 0
         for stem in task.train:
             src_path, tgt_path = _find(raw_dir, f"{stem}.{task.src}"), _find(raw_dir, f"{stem}.{task.tgt}")
-            sources, targets = read_lines(src_path), read_lines(tgt_path)
-            check_aligned(sources, targets, str(src_path), str(tgt_path))
-            kept = 0
-            for src, tgt in zip(sources, targets):
+            read = kept = 0
+            for src, tgt in iter_aligned(src_path, tgt_path):  # streamed: giga-fren alone has 22M pairs
+                read += 1
                 src, tgt = normalize_whitespace(src), normalize_whitespace(tgt)
                 if src and tgt:
                     src_out.write(src + "\n")
                     tgt_out.write(tgt + "\n")
                     kept += 1
-            log.info("%s: %d pairs, %d kept (%d empty dropped)", stem, len(sources), kept, len(sources) - kept)
+            log.info("%s: %d pairs, %d kept (%d empty dropped)", stem, read, kept, read - kept)
             total += kept
         counts["train"] = total
     for split, (src_name, ref_name) in (("valid", task.dev), ("test", task.test)):
@@ -208,10 +207,9 @@ def write_layout_from_hf(task_name: str, out_dir: Path) -> dict[str, int]:
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
     for split in ("train", "valid", "test"):
-        sources, targets = corpus.read(split)
         with _AtomicPair(out_dir, split, task) as (src_out, tgt_out):
             kept = 0
-            for src, tgt in zip(sources, targets):
+            for src, tgt in corpus.iter_pairs(split):
                 src, tgt = normalize_whitespace(src), normalize_whitespace(tgt)
                 if split != "train" or (src and tgt):
                     src_out.write(src + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import secrets
@@ -84,6 +85,10 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
     module = build_module(cfg, vocab_size=datamodule.tokenizer.vocab_size)
     module.tokenizer = datamodule.tokenizer
     module.data_config = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "_target_"}
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, output_dir) if cfg.fit else None
+    if ckpt_path is not None:
+        check_resume_compatible(ckpt_path, module, output_dir)
+    config_record.accept()  # before the loggers: a refused relaunch leaves the run's W&B run untouched
 
     loggers = build_loggers(cfg, output_dir)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
@@ -97,10 +102,6 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
 
     for callback in trainer.checkpoint_callbacks:
         ensure_writable_directory(Path(callback.dirpath))
-    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, output_dir) if cfg.fit else None
-    if ckpt_path is not None:
-        check_resume_compatible(ckpt_path, module, output_dir)
-    config_record.accept()
 
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["parameters"] = module.model.parameter_counts()
@@ -147,8 +148,20 @@ def build_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
         if name == "wandb":
             loggers.append(_build_wandb_logger(cfg, logger_cfg, output_dir))
         else:
+            _require_tensorboard_if_used(name, logger_cfg)
             loggers.append(instantiate(logger_cfg))
     return [logger for logger in loggers if logger is not None]
+
+
+def _require_tensorboard_if_used(name: str, logger_cfg: DictConfig) -> None:
+    """TensorBoard is an optional extra of the package (pyproject.toml): say how to get it."""
+    if not str(logger_cfg.get("_target_", "")).endswith("TensorBoardLogger"):
+        return
+    if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+        raise ConfigError(
+            f"logger.{name} needs the tensorboard package, an optional extra of transformer_lab: "
+            "pip install 'transformer_lab[tensorboard]' (or choose logger=wandb, logger=csv or logger=none)"
+        )
 
 
 def _build_wandb_logger(cfg: DictConfig, logger_cfg: DictConfig, output_dir: Path):

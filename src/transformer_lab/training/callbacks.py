@@ -35,6 +35,9 @@ class AttentionMapsCallback(L.Callback):
 
     The decoder side is the model's own greedy translation, so cross-attention shows the alignment the
     model actually uses. PNGs go to `<run dir>/attention/step<N>/`, and to W&B as images.
+
+    Under DDP the drawing, the slow part, is shared: every rank computes the (small) attention maps and
+    draws every world_size-th figure, so no rank draws them all while the others wait; rank 0 then logs.
     """
 
     KINDS = ("encoder_self", "decoder_self", "cross")
@@ -49,12 +52,13 @@ class AttentionMapsCallback(L.Callback):
         if trainer.sanity_checking or self.n_sentences <= 0:
             return
         self._validations += 1
-        if (self._validations - 1) % self.every_n_validations or not trainer.is_global_zero:
+        if (self._validations - 1) % self.every_n_validations:
             return
         tokenizer = pl_module.get_tokenizer()
         sources = trainer.datamodule.split_texts("valid")[0][: self.n_sentences]
         out_dir = _run_dir(trainer) / "attention" / f"step{trainer.global_step:07d}"
         out_dir.mkdir(parents=True, exist_ok=True)
+        rank, world_size = trainer.global_rank, trainer.world_size
         entropies: dict[tuple[str, int], list[torch.Tensor]] = {}  # (kind, layer) -> per sentence (H,)
         images: dict[str, str] = {}  # one W&B key per (kind, layer, sentence): sizes differ per sentence
         was_training = pl_module.training
@@ -67,13 +71,17 @@ class AttentionMapsCallback(L.Callback):
                     keys = tgt_labels if kind == "decoder_self" else src_labels
                     for layer, weights in enumerate(layers):  # weights (1, H, Tq, Tk)
                         entropies.setdefault((kind, layer), []).append(attention_entropy(weights))
-                        fig = plot_attention_heads(weights[0], queries, keys, f"{kind} layer {layer} (sentence {sid})")
                         path = out_dir / f"s{sid}_{kind}_layer{layer}.png"
-                        fig.savefig(path, dpi=80)
-                        plt.close(fig)
+                        if len(images) % world_size == rank:  # this rank's share of the figures
+                            fig = plot_attention_heads(weights[0], queries, keys, f"{kind} layer {layer} (sentence {sid})")
+                            fig.savefig(path, dpi=80)
+                            plt.close(fig)
                         images[f"attention/{kind}/layer{layer}/sentence{sid}"] = str(path)
         finally:
             pl_module.train(was_training)
+        trainer.strategy.barrier("attention figures")  # every share written before rank 0 logs them
+        if not trainer.is_global_zero:
+            return
         scalars = {
             f"attn_entropy/{kind}/layer{layer}/head{head}": float(value)
             for (kind, layer), per_sentence in entropies.items()
@@ -162,8 +170,6 @@ class RunSummaryCallback(L.Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.time()
-        self._last_train_step = trainer.global_step
-        self._forget_records_after(trainer, trainer.global_step)  # a resume re-runs the steps after its checkpoint
         if trainer.ckpt_path is not None:  # a resumed run keeps the record of the attempts before it
             previous = read_summary(_run_dir(trainer))
             self.extra.update({k: previous[k] for k in ("interrupted_at_steps", "validated_step") if k in previous})
@@ -172,6 +178,11 @@ class RunSummaryCallback(L.Callback):
             if trainer.is_global_zero:
                 logger.experiment.summary["sacrebleu_signature"] = pl_module.bleu_signature
                 define_wandb_best_metrics(logger.experiment)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # The loops are restored by now (not yet at on_fit_start): global_step is the resumed step.
+        self._last_train_step = trainer.global_step
+        self._forget_records_after(trainer, trainer.global_step)  # a resume re-runs the steps after its checkpoint
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:

@@ -71,6 +71,11 @@ def detect_cluster_environment(auto_requeue: bool = True, requeue_signal: str = 
     """
     from lightning.pytorch.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 
+    if requeue_signal not in signal.Signals.__members__:
+        raise ValueError(
+            f"trainer.plugins: requeue_signal={requeue_signal!r} is not a signal name; use the name sbatch "
+            "--signal sends, e.g. SIGUSR1 (conf/trainer/ddp.yaml)"
+        )
     if started_by_torchrun():
         log.info("cluster environment: torchrun (TorchElasticEnvironment)")
         return TorchElasticEnvironment()

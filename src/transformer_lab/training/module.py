@@ -98,8 +98,8 @@ class TranslationModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.optim_config
-        optimizer = torch.optim.Adam(  # foreach: one multi-tensor kernel per op instead of a per-tensor loop
-            self.parameters(), lr=1.0, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=True
+        optimizer = torch.optim.Adam(  # fused: one kernel for the whole update (CPU and CUDA); foreach was ~4x slower on CPU
+            self.parameters(), lr=1.0, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, fused=True
         )
         scheduler = inverse_sqrt_scheduler(optimizer, self.model.config.d_model, cfg.warmup_steps, cfg.lr_scale)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -190,12 +190,15 @@ class TranslationModule(L.LightningModule):
         return self.tokenizer
 
     @torch.no_grad()
-    def search(self, src: torch.Tensor, search: SearchConfig):
-        """src (B, S) -> the search result (token ids (B, L) and scores (B,))."""
+    def search(self, src: torch.Tensor, search: SearchConfig, n_best: int = 1):
+        """src (B, S) -> the search result (token ids (B, L) and scores (B,); with n_best > 1, beam search
+        only, also the n_best best hypotheses)."""
         common = dict(max_len_a=search.max_len_a, max_len_b=search.max_len_b)
         if search.strategy == "greedy" or search.beam_size == 1:
+            if n_best > 1:
+                raise ValueError(f"n_best={n_best} needs beam search with beam_size >= {n_best}")
             return greedy_search(self.model, src, **common)
-        return beam_search(self.model, src, beam_size=search.beam_size, alpha=search.alpha, **common)
+        return beam_search(self.model, src, beam_size=search.beam_size, alpha=search.alpha, n_best=n_best, **common)
 
     def translate_ids(self, src: torch.Tensor, search: SearchConfig) -> list[str]:
         """src (B, S) -> B detokenized hypotheses."""

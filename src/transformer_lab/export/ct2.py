@@ -1,0 +1,113 @@
+"""CTranslate2: convert the Hugging Face export with CTranslate2's own Transformers converter, and translate
+with the result (what the benchmark and the README use).
+
+CTranslate2's MarianMT loader assumes the original Marian toolkit's conventions, two of which are not ours;
+`OurMarianConverter` undoes them on the converted model specification (and only them):
+  - Marian's decoder starts from a zero vector (`start_from_zero_embedding`); ours starts from bos's
+    embedding (decoder start token `<s>`);
+  - the loader drops the last vocabulary row, where HF's Marian conversions put an extra `<pad>`; our last
+    row is an ordinary piece, and stays (the loader keeps its vocabulary entry already).
+Beam search differences with ours: CTranslate2 divides log-probabilities by |Y|^length_penalty, GNMT by
+((5 + |Y|) / 6)^alpha (same exponent passed); one maximum length per batch, not per sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from transformer_lab.export.hf import check_output_dir, export_hf
+from transformer_lab.special_tokens import BOS, EOS, PAD
+
+QUANTIZATIONS = ("int8", "int8_float32", "float16", "bfloat16")
+TOKENIZER_FILE = "tokenizer.json"  # copied from the HF export: the `tokenizers` file that encodes/decodes
+
+
+def _converter_class():
+    import ctranslate2.converters
+
+    class OurMarianConverter(ctranslate2.converters.TransformersConverter):
+        """TransformersConverter on a transformer_lab HF export, with the two corrections above."""
+
+        def load_model(self, model_class, model_name_or_path, **kwargs):
+            self.marian = super().load_model(model_class, model_name_or_path, **kwargs)
+            return self.marian
+
+        def _load(self):
+            spec = super()._load()
+            shared = self.marian.model.shared.weight  # the full (V, D) matrix, before the loader's trim
+            spec.encoder.embeddings[0].weight = shared
+            spec.decoder.embeddings.weight = shared
+            spec.decoder.projection.weight = shared
+            spec.decoder.start_from_zero_embedding = False
+            spec.config.decoder_start_token = BOS
+            return spec
+
+    return OurMarianConverter
+
+
+def export_ct2(module, out_dir: str | os.PathLike, quantization: str | None = None) -> Path:
+    """HF export (in a temporary directory beside OUT_DIR), then CTranslate2 conversion into OUT_DIR, plus
+    tokenizer.json. `quantization`: None (float32) or one of QUANTIZATIONS."""
+    if quantization is not None and quantization not in QUANTIZATIONS:
+        raise ValueError(f"--quantization {quantization!r} is not one of {QUANTIZATIONS}")
+    out_dir = Path(out_dir)
+    check_output_dir(out_dir)
+    try:
+        converter_class = _converter_class()
+    except ImportError as error:
+        raise ImportError("--to ct2 needs CTranslate2: pip install 'transformer_lab[export]' "
+                          f"(or pip install ctranslate2); {error}") from error
+    hf_dir = out_dir.parent / f".{out_dir.name}.{os.getpid()}.hf.tmp"
+    try:
+        export_hf(module, hf_dir)
+        converter_class(str(hf_dir)).convert(str(out_dir), quantization=quantization, force=out_dir.exists())
+        shutil.copyfile(hf_dir / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
+    finally:
+        shutil.rmtree(hf_dir, ignore_errors=True)
+    return out_dir
+
+
+class CT2Translator:
+    """Translate text lines with a CTranslate2 export (uses only `ctranslate2` and `tokenizers`).
+
+    >>> translator = CT2Translator("model_ct2", device="cpu")
+    >>> translator.translate(["The old man sees a small dog."], beam_size=4)
+    """
+
+    def __init__(self, model_dir: str | os.PathLike, device: str = "cpu", compute_type: str = "default",
+                 inter_threads: int = 1, intra_threads: int = 0) -> None:
+        import ctranslate2
+        from tokenizers import Tokenizer
+
+        self.translator = ctranslate2.Translator(str(model_dir), device=device, compute_type=compute_type,
+                                                 inter_threads=inter_threads, intra_threads=intra_threads)
+        self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / TOKENIZER_FILE))
+
+    def translate(self, lines: Sequence[str], beam_size: int = 4, alpha: float = 0.6, max_len_a: float = 1.0,
+                  max_len_b: int = 50, max_batch_size: int = 64) -> list[str]:
+        """Detokenized translations of `lines` (empty lines stay empty), in order."""
+        encodings = self.tokenizer.encode_batch(list(lines))
+        todo = [i for i, line in enumerate(lines) if line.strip()]
+        outputs = [""] * len(lines)
+        if not todo:
+            return outputs
+        sources = [encodings[i].tokens for i in todo]  # pieces + </s>
+        longest = max(len(tokens) for tokens in sources)
+        results = self.translator.translate_batch(
+            sources,
+            beam_size=beam_size,
+            length_penalty=alpha,
+            max_decoding_length=int(max_len_a * longest + max_len_b),
+            min_decoding_length=0,
+            max_input_length=0,
+            max_batch_size=max_batch_size,
+            suppress_sequences=[[PAD], [BOS]],
+            end_token=EOS,
+        )
+        for i, result in zip(todo, results):
+            ids = [self.tokenizer.token_to_id(token) for token in result.hypotheses[0]]
+            outputs[i] = self.tokenizer.decode(ids, skip_special_tokens=True)
+        return outputs

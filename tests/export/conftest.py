@@ -1,0 +1,42 @@
+"""Checkpoints shared by the export and translate tests: one from a tiny run (seconds), one trained long
+enough to write real sentences (slow tests only), and a random-weight one with learned positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from export_helpers import TINY, run_cli
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Tiny matmuls: extra intra-op threads only wait on a shared machine (as in tests/model)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """10 updates of a 2-layer encoder / 1-layer decoder (unequal depths, which MarianMT can express)."""
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    run_cli("transformer_lab.train", *TINY, "logger=none", "test=false", "trainer.max_steps=10",
+            "model.n_encoder_layers=2", "model.n_decoder_layers=1", "model.n_heads=4", f"hydra.run.dir={run_dir}",
+            timeout=1200)
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="session")
+def real_checkpoint(tmp_path_factory) -> Path:
+    """The default job's model, shorter (1,300 updates, warmup 100): real sentences of the built-in corpus.
+    About 4 minutes of an idle 2-core CPU (0.17 s per update): slow tests only."""
+    run_dir = tmp_path_factory.mktemp("real_run")
+    run_cli("transformer_lab.train", "experiment=toy", "logger=none", "test=false", "trainer.max_steps=1300",
+            "trainer.val_check_interval=1300", "optim.warmup_steps=100", "optim.lr_scale=1.0",
+            "trainer.max_time=00:01:00:00", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}",
+            env={"OMP_NUM_THREADS": "1"}, timeout=3600)
+    return run_dir / "checkpoints" / "last.ckpt"
+
