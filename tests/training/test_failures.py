@@ -63,12 +63,12 @@ def test_a_kill_during_the_validation_at_a_checkpoint_step_is_made_good_on_resum
     assert (after_kill["status"], after_kill["global_step"]) == ("running", 4)  # refreshed at each save
 
     relaunch = run_cli("transformer_lab.train", *EIGHT_STEPS, f"hydra.run.dir={run_dir}")
-    output = relaunch.stdout + relaunch.stderr
-    assert "did not end (killed at or after step 4)" in output
-    assert "the validation due at step 4 did not complete before the run stopped; running it now" in output
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "val/bleu" in r] == [4, 8]
     assert (run_dir / "translations" / "valid_step0000004.hyp.txt").is_file()
+    output = relaunch.stdout + relaunch.stderr
+    assert "did not end (killed at or after step 4)" in output
+    assert "the validation due at step 4 did not complete before the run stopped; running it now" in output
     summary = summary_of(run_dir)
     assert summary["status"] == "completed" and summary["interrupted_at_steps"] == [4]
     assert summary["validated_step"] == 8
@@ -106,10 +106,10 @@ def test_a_truncated_last_checkpoint_is_named_with_the_newest_readable_one_as_th
     message = (f"cannot resume: {run_copy / 'checkpoints' / 'last.ckpt'} is not a readable transformer_lab "
                "checkpoint (truncated")
     assert message in proc.stderr and "PytorchStreamReader" not in proc.stderr
-    newest = run_copy / "checkpoints" / "periodic" / "step0000008.ckpt"
-    assert f"is {newest} (step 8): resume from it with ckpt_path={newest}" in proc.stderr
     summary = summary_of(run_copy)
     assert summary["status"] == "failed" and message in summary["error"]  # no longer `completed`
+    newest = run_copy / "checkpoints" / "periodic" / "step0000008.ckpt"
+    assert f"is {newest} (step 8): resume from it with ckpt_path={newest}" in proc.stderr
     assert message in (run_copy / "train.log").read_text()
     assert (run_copy / ".hydra" / "config.yaml").read_text() == config_before
 
@@ -270,8 +270,8 @@ def test_a_bad_value_in_any_job_of_a_sweep_stops_it_before_the_first_job(tmp_pat
                    f"hydra.sweep.dir={tmp_path}", check=False)
     assert proc.returncode != 0
     assert "3 of 4 sweep jobs have invalid configurations; no job was started" in proc.stderr
-    assert "job (trainer.max_steps=5 data.max_tokens=0): data.max_tokens=0 is not valid" in proc.stderr
-    assert "job (trainer.max_steps=ten data.max_tokens=1024): trainer.max_steps='ten' is not valid" in proc.stderr
+    assert "trainer.max_steps=5 data.max_tokens=0): data.max_tokens=0 is not valid" in proc.stderr
+    assert "trainer.max_steps=ten data.max_tokens=1024): trainer.max_steps='ten' is not valid" in proc.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["multirun.yaml"]
 
 

@@ -88,5 +88,8 @@ class LineProgressBar(ProgressBar):
 
     def _line(self, head: str, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         metrics = {k: v for k, v in self.get_metrics(trainer, pl_module).items() if k != "v_num"}
+        loss = trainer.callback_metrics.get("train/loss")  # read at this line's cadence, not every batch as
+        if loss is not None:                                 # the progress-bar metrics are (a device sync each)
+            metrics = {"train/loss": float(loss), **metrics}
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
         print(f"{head} | {shown}" if shown else head, flush=True)
