@@ -25,7 +25,8 @@ from transformer_lab.config_dir import CONFIG_DIR
 USAGE = """usage: python -m transformer_lab.describe [--json] [OVERRIDE ...]
 
 The model a training config builds (no data, no training): parameter counts and hyperparameters.
-OVERRIDEs are the train command's, e.g. experiment=table3/C4 model.vocab_size=37000.
+OVERRIDEs are the train command's, e.g. experiment=table3/C4 model.vocab_size=37000; your own configs
+come in with hydra.searchpath=[file:///path/to/your/conf].
   --json   print JSON instead of tables
 """
 

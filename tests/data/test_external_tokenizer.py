@@ -52,10 +52,7 @@ def test_sentencepiece_model_encodes_like_sentencepiece(tmp_path: Path, sentence
 
 
 def test_hf_tokenizer_json_is_remapped_to_our_ids(tmp_path: Path, sentences: list[str]) -> None:
-    original = HFTokenizer(models.BPE(unk_token="<unk>"))
-    original.pre_tokenizer = pre_tokenizers.Whitespace()
-    original.train_from_iterator(sentences, trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "</s>", "<s>"]))
-    original.save(str(tmp_path / "tokenizer.json"))
+    original = HFTokenizer.from_file(str(_hf_bpe(tmp_path / "tokenizer.json", sentences)))
     tokenizer = load_tokenizer_file(tmp_path / "tokenizer.json")
     assert [tokenizer.id_to_piece(i) for i in range(4)] == list(SPECIAL_TOKENS)  # pad added, others moved
     assert tokenizer.vocab_size == original.get_vocab_size() + 1
@@ -107,17 +104,34 @@ def test_bad_files_are_refused_with_the_config_key(tmp_path: Path, monkeypatch) 
         load_tokenizer_file(tmp_path / "broken.model")
 
 
+def _hf_bpe(path: Path, sentences: list[str]) -> Path:
+    original = HFTokenizer(models.BPE(unk_token="<unk>"))
+    original.pre_tokenizer = pre_tokenizers.Whitespace()
+    original.train_from_iterator(sentences, trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "</s>", "<s>"]))
+    original.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["sentencepiece", "hf"])
 def test_datamodule_builds_the_dataset_with_a_tokenizer_file(tiny_corpus: Path, tmp_path: Path,
-                                                             sentences: list[str]) -> None:
-    path = train_spm(tmp_path / "spm", sentences, byte_fallback=True)
+                                                             sentences: list[str], kind: str) -> None:
+    if kind == "sentencepiece":
+        path = train_spm(tmp_path / "spm", sentences, byte_fallback=True)
+        processor = spm.SentencePieceProcessor(model_file=str(path))
+        expected_pieces, expected_size = processor.encode_as_pieces, processor.get_piece_size() + 1
+    else:
+        path = _hf_bpe(tmp_path / "tokenizer.json", sentences)
+        original = HFTokenizer.from_file(str(path))
+        expected_pieces = lambda text: original.encode(text, add_special_tokens=False).tokens  # noqa: E731
+        expected_size = original.get_vocab_size() + 1
     dm = TranslationDataModule("parallel_text", dir=str(tiny_corpus), src_lang="en", tgt_lang="de",
                                tokenizer_file=str(path), max_length_ratio=3.0, cache_dir=str(tmp_path / "cache"))
     dm.prepare_data()
-    processor = spm.SentencePieceProcessor(model_file=str(path))
     assert dm.tokenizer.to_json() == load_tokenizer_file(path).to_json()
     # checkpoints carry the tokenizer as JSON and evaluate compares JSON: it must survive the round trip
     assert Tokenizer.from_json(dm.tokenizer.to_json()).to_json() == dm.tokenizer.to_json()
-    assert dm.manifest["vocab_size"] == processor.get_piece_size() + 1
-    source = dm.split_texts("valid")[0][0]
-    pieces = dm.dataset("valid").pair(0)[0]
-    assert [dm.tokenizer.id_to_piece(i) for i in pieces] == processor.encode_as_pieces(source)
+    assert dm.manifest["vocab_size"] == expected_size
+    for index in range(len(dm.dataset("valid"))):
+        source = dm.split_texts("valid")[0][index]
+        pieces = dm.dataset("valid").pair(index)[0]
+        assert [dm.tokenizer._hf.id_to_token(i) for i in pieces] == expected_pieces(source)

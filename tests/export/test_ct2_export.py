@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sacrebleu
 import torch
-from conftest import run_cli
+from export_helpers import random_checkpoint, run_cli
 from tokenizers import Tokenizer
 
 pytest.importorskip("ctranslate2")
@@ -15,7 +15,6 @@ from transformer_lab.checkpoints import module_from_checkpoint  # noqa: E402
 from transformer_lab.export import CT2Translator  # noqa: E402
 from transformer_lab.special_tokens import BOS_ID, EOS_ID  # noqa: E402
 from transformer_lab.translate import translate_lines  # noqa: E402
-from test_hf_export import random_checkpoint  # noqa: E402
 
 
 def test_ct2_scores_every_target_token_like_our_model(tiny_checkpoint, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_cli
+from export_helpers import random_checkpoint, run_cli
 
 pytest.importorskip("transformers")
 
@@ -68,25 +68,6 @@ def strip_output(ids: list[int]) -> list[int]:
     """Generated ids without the decoder start, up to and including the first eos."""
     ids = ids[1:] if ids and ids[0] == BOS_ID else ids
     return ids[: ids.index(EOS_ID) + 1] if EOS_ID in ids else [i for i in ids if i != PAD_ID]
-
-
-def random_checkpoint(tiny_checkpoint: Path, path: Path) -> Path:
-    """Random weights, LayerNorm parameters and biases included, for the tiny run's tokenizer: unlike a
-    10-update model (whose outputs barely depend on its input yet), every weight shows in the logits."""
-    from conftest import save_module_checkpoint
-    from transformer_lab.training.module import TranslationModule
-
-    tiny, _ = module_from_checkpoint(tiny_checkpoint)
-    torch.manual_seed(0)
-    module = TranslationModule(model=dict(vocab_size=tiny.tokenizer.vocab_size, n_encoder_layers=2, n_decoder_layers=3,
-                                          d_model=32, d_ff=64, n_heads=4, dropout=0.0))
-    with torch.no_grad():
-        for name, parameter in module.model.named_parameters():
-            if "norm" in name or "bias" in name:
-                parameter.add_(torch.randn_like(parameter) * 0.5)
-    module.tokenizer, module.data_config = tiny.tokenizer, tiny.data_config
-    save_module_checkpoint(module, path)
-    return path
 
 
 @pytest.mark.parametrize("weights", ["tiny_run", "random"])

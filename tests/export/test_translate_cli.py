@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_cli, save_module_checkpoint
+from export_helpers import run_cli, save_module_checkpoint
 
 from transformer_lab.checkpoints import module_from_checkpoint
 from transformer_lab.training.config import SearchConfig

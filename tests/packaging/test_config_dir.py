@@ -54,7 +54,7 @@ def test_train_takes_a_config_dir_from_any_directory(lab, tmp_path):
 def test_every_console_script_points_at_an_entry_point_that_answers_help():
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     expected = {"tlab-train", "tlab-evaluate", "tlab-translate", "tlab-prepare", "tlab-describe", "tlab-report",
-                "tlab-average-checkpoints"}
+                "tlab-average-checkpoints", "tlab-export"}
     assert expected <= set(scripts)
     for name, target in scripts.items():
         module_name, function = target.split(":")

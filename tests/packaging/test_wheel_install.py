@@ -19,13 +19,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = ("tlab-train", "tlab-evaluate", "tlab-translate", "tlab-prepare", "tlab-describe", "tlab-report",
-           "tlab-average-checkpoints")
+           "tlab-average-checkpoints", "tlab-export")
 TORCH = "torch==2.13.0"  # the CPU build (scripts/bootstrap.sh installs the same)
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("CI") != "true" and os.environ.get("TLAB_WHEEL_TEST") != "1",
-    reason="builds the wheel and installs it into a fresh venv (~8 min): runs with CI=true or TLAB_WHEEL_TEST=1",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        os.environ.get("CI") != "true" and os.environ.get("TLAB_WHEEL_TEST") != "1",
+        reason="builds the wheel and installs it into a fresh venv (~8 min): runs with CI=true or TLAB_WHEEL_TEST=1",
+    ),
+    pytest.mark.timeout(1800),  # the fixture's installs count towards the first test's time
+]
 
 
 def _clean_env(**extra: str) -> dict[str, str]:

@@ -54,6 +54,7 @@ def test_a_job_that_raises_leaves_a_failed_wandb_run(tmp_path):
 
 def test_resuming_mid_epoch_reproduces_the_uninterrupted_run(tmp_path):
     common = [*TINY, "test=false", "trainer.val_check_interval=6", "callbacks.periodic_checkpoint.every_n_train_steps=6",
+              "callbacks.resume_checkpoint.every_n_train_steps=6",
               "model.dropout=0.1"]
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
     run_cli("transformer_lab.train", *common, "trainer.max_steps=12", f"hydra.run.dir={straight}")

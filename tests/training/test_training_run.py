@@ -93,7 +93,7 @@ def test_wandb_summary_holds_the_best_dev_bleu_and_lowest_ppl_with_their_steps(t
 def test_wandb_run_carries_row_and_seed_as_config_and_tags(trained_run):
     run = read_wandb_offline_run(offline_runs(trained_run)[0])
     assert run["config"]["seed"] == 1234 and "seed=1234" in run["tags"]
-    assert run["config"]["row"] in run["tags"]  # no Table 3 row: the job's own overrides name it
+    assert run["config"]["row"][:64] in run["tags"]  # no Table 3 row: the job's own overrides name it
     assert run["config"]["row"].startswith("debug=tiny,")
 
 
@@ -203,6 +203,7 @@ def test_evaluate_on_test_files_scores_like_sacrebleu(trained_run, tmp_path):
     assert len(hypotheses) == result["n_sentences"] == 40 and any(hypotheses)
     assert result["bleu"] == sacrebleu.corpus_bleu(hypotheses, [references[:40]]).score
     assert result["chrf"] == sacrebleu.corpus_chrf(hypotheses, [references[:40]]).score
+    assert result["chrf++"] == sacrebleu.corpus_chrf(hypotheses, [references[:40]], word_order=2).score
     assert result["paper_style_bleu"] == paper_style_bleu(hypotheses, references[:40])
     assert result["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")
     assert (result["src"], result["split"]) == (str(tmp_path / "news.en"), None)

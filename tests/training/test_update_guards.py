@@ -15,19 +15,19 @@ from transformer_lab.training.preemption import ResumeCheckpoint
 
 
 class SlowRegression(L.LightningModule):
-    """One weight, a fixed input, and `step_s` seconds per update."""
+    """One weight, a fixed input, `step_s` seconds per batch, and a pause of `pause_s` at batch `pause_at`."""
 
-    def __init__(self, step_s: float = 0.0) -> None:
+    def __init__(self, step_s: float = 0.0, pause_at: int = -1, pause_s: float = 0.0) -> None:
         super().__init__()
         self.weight = torch.nn.Parameter(torch.ones(2))
-        self.step_s = step_s
+        self.step_s, self.pause_at, self.pause_s = step_s, pause_at, pause_s
 
     def training_step(self, batch, batch_idx):
-        time.sleep(self.step_s)
+        time.sleep(self.pause_s if batch_idx == self.pause_at else self.step_s)
         return (self.weight * batch[0]).pow(2).sum()
 
     def train_dataloader(self):
-        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(64, 2)), batch_size=1)
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(256, 2)), batch_size=1)
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.01)
@@ -37,19 +37,25 @@ class SavedSteps(L.Callback):
     """Records the step stored in last.ckpt whenever the file changed since the previous update."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self.steps, self._mtime = path, [], None
+        self.path, self.steps, self.batches, self._mtime = path, [], [], None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.path.exists() and self.path.stat().st_mtime_ns != self._mtime:
             self._mtime = self.path.stat().st_mtime_ns
-            self.steps.append(torch.load(self.path, weights_only=True)["global_step"])
+            checkpoint = torch.load(self.path, weights_only=True)
+            self.steps.append(checkpoint["global_step"])
+            self.batches.append(checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]["ready"])
 
 
-def saved_steps(tmp_path: Path, resume: ResumeCheckpoint, max_steps: int, step_s: float = 0.0) -> list[int]:
+def saved_steps(tmp_path: Path, resume: ResumeCheckpoint, max_steps: int, step_s: float = 0.0,
+                accumulate: int = 1, **pause) -> list[int]:
     observer = SavedSteps(tmp_path / "checkpoints" / "last.ckpt")
     trainer = L.Trainer(default_root_dir=tmp_path, max_steps=max_steps, callbacks=[resume, observer], logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(SlowRegression(step_s))
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        accumulate_grad_batches=accumulate)
+    trainer.fit(SlowRegression(step_s, **pause))
+    # saved at the end of an update, never between the batches that accumulate into the next one
+    assert observer.batches == [accumulate * step for step in observer.steps]
     return observer.steps
 
 
@@ -63,6 +69,11 @@ def test_resume_checkpoint_by_time_is_decided_at_the_check_cadence(tmp_path):
     steps = saved_steps(tmp_path, ResumeCheckpoint(every_n_minutes=0.005), 4 * check, step_s=0.02)
     assert steps and all(step % check == 0 for step in steps), steps
     assert saved_steps(tmp_path / "never", ResumeCheckpoint(every_n_minutes=60.0), check + 1) == []
+    # Accumulating 3 batches per update, the time runs out during the batch after update `check` (0-based
+    # batch 3 x check): the save waits for the next check at an update's end instead of cutting update check+1.
+    steps = saved_steps(tmp_path / "accumulating", ResumeCheckpoint(every_n_minutes=0.05), 2 * check + 1,
+                        accumulate=3, pause_at=3 * check, pause_s=3.5)
+    assert steps == [2 * check]
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -7,8 +7,8 @@ CTranslate2's MarianMT loader assumes the original Marian toolkit's conventions,
     embedding (decoder start token `<s>`);
   - the loader drops the last vocabulary row, where HF's Marian conversions put an extra `<pad>`; our last
     row is an ordinary piece, and stays (the loader keeps its vocabulary entry already).
-Beam search differences with ours: CTranslate2 divides log-probabilities by |Y|^length_penalty, GNMT by
-((5 + |Y|) / 6)^alpha (same exponent passed); one maximum length per batch, not per sentence.
+Beam search: CTranslate2 ranks by log p / |Y|^length_penalty, ours (GNMT) by log p / ((5 + |Y|) / 6)^alpha,
+and takes one maximum length per call; `CT2Translator.translate` re-ranks and groups to match (below).
 """
 
 from __future__ import annotations
@@ -88,26 +88,40 @@ class CT2Translator:
 
     def translate(self, lines: Sequence[str], beam_size: int = 4, alpha: float = 0.6, max_len_a: float = 1.0,
                   max_len_b: int = 50, max_batch_size: int = 64) -> list[str]:
-        """Detokenized translations of `lines` (empty lines stay empty), in order."""
+        """Detokenized translations of `lines` (empty lines stay empty), in order, as close to our beam
+        search as CTranslate2's options allow:
+          - the maximum output length is ours, per sentence (sentences are grouped by source length, one
+            translate_batch call per group, since CTranslate2 takes one maximum per call);
+          - the length penalty is ours: CTranslate2 returns its beam_size finished hypotheses with
+            score = log p / |Y|^alpha (|Y| with eos); each is re-ranked by log p / ((5 + |Y|) / 6)^alpha.
+        CTranslate2's beam still finishes a sentence by its own rule, so the set of finished hypotheses can
+        differ from ours."""
         encodings = self.tokenizer.encode_batch(list(lines))
-        todo = [i for i, line in enumerate(lines) if line.strip()]
         outputs = [""] * len(lines)
-        if not todo:
-            return outputs
-        sources = [encodings[i].tokens for i in todo]  # pieces + </s>
-        longest = max(len(tokens) for tokens in sources)
-        results = self.translator.translate_batch(
-            sources,
-            beam_size=beam_size,
-            length_penalty=alpha,
-            max_decoding_length=int(max_len_a * longest + max_len_b),
-            min_decoding_length=0,
-            max_input_length=0,
-            max_batch_size=max_batch_size,
-            suppress_sequences=[[PAD], [BOS]],
-            end_token=EOS,
-        )
-        for i, result in zip(todo, results):
-            ids = [self.tokenizer.token_to_id(token) for token in result.hypotheses[0]]
-            outputs[i] = self.tokenizer.decode(ids, skip_special_tokens=True)
+        groups: dict[int, list[int]] = {}
+        for i, line in enumerate(lines):
+            if line.strip():
+                groups.setdefault(len(encodings[i].tokens), []).append(i)  # tokens: pieces + </s>
+        for length, indices in sorted(groups.items()):
+            results = self.translator.translate_batch(
+                [encodings[i].tokens for i in indices],
+                beam_size=beam_size,
+                num_hypotheses=beam_size,
+                return_scores=True,
+                length_penalty=alpha,
+                max_decoding_length=max(1, int(max_len_a * length + max_len_b)) - 1,  # ours counts eos
+                min_decoding_length=0,
+                max_input_length=0,
+                max_batch_size=max_batch_size,
+                suppress_sequences=[[PAD], [BOS]],
+                end_token=EOS,
+            )
+            for i, result in zip(indices, results):
+                def gnmt(k: int) -> float:
+                    n = len(result.hypotheses[k]) + 1  # |Y| with eos, as in CTranslate2's own score
+                    return result.scores[k] * n**alpha / ((5 + n) / 6) ** alpha
+
+                best = max(range(len(result.hypotheses)), key=gnmt)
+                ids = [self.tokenizer.token_to_id(token) for token in result.hypotheses[best]]
+                outputs[i] = self.tokenizer.decode(ids, skip_special_tokens=True)
         return outputs

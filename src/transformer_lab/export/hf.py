@@ -72,7 +72,10 @@ def export_hf(module, out_dir: str | os.PathLike) -> Path:
 
 
 def write_hf_directory(model, tokenizer_json: str, search, out_dir: Path) -> None:
-    from transformers import GenerationConfig, MarianConfig, MarianMTModel
+    try:
+        from transformers import GenerationConfig, MarianConfig, MarianMTModel
+    except ImportError as error:
+        raise ImportError(f"the export needs transformers: pip install 'transformer_lab[export]' ({error})") from error
 
     config = MarianConfig(**marian_config(model))
     marian = MarianMTModel(config).eval()

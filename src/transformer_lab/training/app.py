@@ -85,6 +85,10 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
     module = build_module(cfg, vocab_size=datamodule.tokenizer.vocab_size)
     module.tokenizer = datamodule.tokenizer
     module.data_config = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "_target_"}
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, output_dir) if cfg.fit else None
+    if ckpt_path is not None:
+        check_resume_compatible(ckpt_path, module, output_dir)
+    config_record.accept()  # before the loggers: a refused relaunch leaves the run's W&B run untouched
 
     loggers = build_loggers(cfg, output_dir)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
@@ -98,10 +102,6 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
 
     for callback in trainer.checkpoint_callbacks:
         ensure_writable_directory(Path(callback.dirpath))
-    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, output_dir) if cfg.fit else None
-    if ckpt_path is not None:
-        check_resume_compatible(ckpt_path, module, output_dir)
-    config_record.accept()
 
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["parameters"] = module.model.parameter_counts()

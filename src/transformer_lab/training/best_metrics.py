@@ -43,7 +43,13 @@ class BestTracker:
         return {key: dict(entry) for key, entry in self.best.items()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = {key: {"value": float(e["value"]), "step": int(e["step"])} for key, e in state.items()}
+        """Takes a checkpoint's bests where they beat (or fill in) the ones held: a resumed run starts from
+        the checkpoint's, and testing the best checkpoint (an earlier step) does not roll later bests back."""
+        for key, entry in state.items():
+            mode, old = self.best_of.get(key, "max"), self.best.get(key)
+            value = float(entry["value"])
+            if old is None or (value > old["value"] if mode == "max" else value < old["value"]):
+                self.best[key] = {"value": value, "step": int(entry["step"])}
 
 
 def define_wandb_best_metrics(run: Any, best_of: dict[str, str] | None = None) -> None:

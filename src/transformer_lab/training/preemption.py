@@ -47,14 +47,17 @@ class ResumeCheckpoint(L.Callback):
         self.every_n_minutes = every_n_minutes
         self._saved_step: int | None = None
         self._saved_time = time.monotonic()
+        self._considered_step: int | None = None  # the last update whose end was considered for a save
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._saved_time = time.monotonic()
+        self._considered_step = trainer.global_step  # 0, or the resumed step (saved already)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
         step = trainer.global_step
-        if step == 0 or step == self._saved_step:
-            return  # also every micro-batch but the last of an accumulated update
+        if step == self._considered_step:
+            return  # a micro-batch that accumulates into the next update: saving there would lose its gradients
+        self._considered_step = step
         if (self.every_n_train_steps and step % self.every_n_train_steps == 0) or self._time_is_up(trainer, step):
             self._save(trainer)
 

@@ -82,6 +82,7 @@ def open_wandb_logger(make_logger: Callable[[str, Any], Any], mode: str, init_ti
             ) from None
         log.warning("%s Logging offline instead (logger.wandb.fallback_offline=true); upload later with "
                     "`wandb sync <run dir>/wandb/offline-run-*`.", problem)
+        wandb.teardown()  # the failed attempt still holds the run id in W&B's service process
         logger = make_logger("offline", settings)
         logger.experiment  # noqa: B018
     return logger
