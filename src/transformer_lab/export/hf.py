@@ -22,11 +22,9 @@ import os
 import shutil
 from pathlib import Path
 
-import torch
-
 from transformer_lab.export.compatibility import check_exportable
 from transformer_lab.export.hf_tokenizer import fast_tokenizer
-from transformer_lab.export.marian import marian_config, marian_state_dict
+from transformer_lab.export.marian import marian_model
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 
 DEFAULT_MAX_LENGTH = 512  # transformers' `max_length` in the generation config, as in the opus-mt models
@@ -73,22 +71,12 @@ def export_hf(module, out_dir: str | os.PathLike) -> Path:
 
 def write_hf_directory(model, tokenizer_json: str, search, out_dir: Path) -> None:
     try:
-        from transformers import GenerationConfig, MarianConfig, MarianMTModel
+        from transformers import GenerationConfig
     except ImportError as error:
         raise ImportError(f"the export needs transformers: pip install 'transformer_lab[export]' ({error})") from error
 
-    config = MarianConfig(**marian_config(model))
-    marian = MarianMTModel(config).eval()
-    weights = marian_state_dict(model)
-    with torch.no_grad():
-        for name, tensor in weights.items():
-            target = marian.get_buffer(name) if name == "final_logits_bias" else marian.get_parameter(name)
-            target.copy_(tensor)
-    shared = marian.model.shared.weight
-    if not (marian.lm_head.weight is shared and marian.model.encoder.embed_tokens.weight is shared):
-        raise RuntimeError("MarianMTModel did not tie its embeddings and output layer; this transformers "
-                           "version is not supported by the export")
-    max_positions = config.max_position_embeddings
+    marian = marian_model(model)
+    max_positions = marian.config.max_position_embeddings
     marian.generation_config = GenerationConfig(
         num_beams=search.beam_size,
         length_penalty=search.alpha,

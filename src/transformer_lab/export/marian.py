@@ -77,6 +77,24 @@ def marian_config(model: Transformer, search: dict[str, Any] | None = None) -> d
     )
 
 
+def marian_model(model: Transformer, **config_overrides: Any):
+    """A `transformers.MarianMTModel` (eval mode) computing `model`'s function: `marian_config` (with
+    `config_overrides`, e.g. attn_implementation) and `marian_state_dict` loaded, the shared embedding tied
+    to the output layer (checked)."""
+    from transformers import MarianConfig, MarianMTModel
+
+    marian = MarianMTModel(MarianConfig(**{**marian_config(model), **config_overrides})).eval()
+    with torch.no_grad():
+        for name, tensor in marian_state_dict(model).items():
+            target = marian.get_buffer(name) if name == "final_logits_bias" else marian.get_parameter(name)
+            target.copy_(tensor)
+    shared = marian.model.shared.weight
+    if not (marian.lm_head.weight is shared and marian.model.encoder.embed_tokens.weight is shared):
+        raise RuntimeError("MarianMTModel did not tie its embeddings and output layer; this transformers "
+                           "version is not supported by the export")
+    return marian
+
+
 def hidden_permutation(d_model: int) -> Tensor:
     """(D,) perm with Marian's hidden dim m = our dim perm[m]: our sines (even dims), then cosines (odd)."""
     dims = torch.arange(d_model)
