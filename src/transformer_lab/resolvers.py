@@ -1,0 +1,21 @@
+"""The package's OmegaConf resolvers, registered in one place when `transformer_lab` is imported, before any
+entry point composes a configuration.
+
+- `${job_run_name:}` names run directories (conf/hydra/default.yaml): every rank and every requeued attempt
+  of a job finds the same directory (`training/cluster.py`).
+- `${tlab_cpu_precision:}` picks the CPU precision (conf/trainer/cpu.yaml; `training/precision.py`).
+- `${sweep_values:${seeds}}` repeats hparams_search=table3|variants over `seeds=[...]` (`seeds.py`).
+"""
+
+from __future__ import annotations
+
+from transformer_lab.seeds import register_resolvers as register_sweep_values
+from transformer_lab.training.cluster import register_run_name_resolver
+from transformer_lab.training.precision import register_resolver as register_cpu_precision
+
+
+def register_config_resolvers() -> None:
+    """Registers every resolver the configs use (idempotent)."""
+    register_run_name_resolver()
+    register_cpu_precision()
+    register_sweep_values()
