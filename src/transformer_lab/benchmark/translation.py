@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer", action="store_true", help="also decode with MarianMT holding the same weights")
     p.add_argument("--peer-attn", nargs="+", default=["sdpa", "eager"], choices=["sdpa", "eager"])
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int)
     p.add_argument("--json", type=Path)
     return p.parse_args(argv)
@@ -97,11 +98,16 @@ def strip_ids(row: list[int]) -> list[int]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from transformer_lab.model import beam_search
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible to PyTorch (use --device cpu)")
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 here, as in the training benchmark
     module, tokenizer, sources, references = load_workload(args)
-    model, search = module.model.eval(), module.decoding_config.test
-    batches = encode_batches(tokenizer, sources, args.sentences)
+    model, search = module.model.eval().to(device), module.decoding_config.test
+    batches = [(chunk, src.to(device)) for chunk, src in encode_batches(tokenizer, sources, args.sentences)]
     K, alpha, a, b = search.beam_size, search.alpha, search.max_len_a, search.max_len_b
 
     def ours(src: torch.Tensor) -> list[list[int]]:
@@ -112,7 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from transformer_lab.benchmark.marian_copy import marian_copy
 
         for attn in args.peer_attn:
-            peer = marian_copy(model, attn)
+            peer = marian_copy(model, attn).to(device)
 
             def generate(src: torch.Tensor, peer=peer) -> list[list[int]]:
                 S = int((src != PAD_ID).sum(dim=1).max())
@@ -123,18 +129,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {
         "checkpoint": str(args.checkpoint), "sentences": len(sources), "batch_sentences": args.sentences,
         "source": str(args.src) if args.src else args.split, "beam": K, "alpha": alpha,
-        "max_len": f"{a} * S + {b}", "threads": torch.get_num_threads(),
+        "max_len": f"{a} * S + {b}", "threads": torch.get_num_threads(), "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "load_average": list(__import__("os").getloadavg()), "results": [],
     }
     for precision in args.precision:
         seconds = {name: [] for name in sides}
         outputs: dict[str, dict[int, list[int]]] = {}
+        for decode in sides.values():  # warm-up: kernel loading and autotuning stay out of the timings
+            with torch.no_grad(), autocast(device, precision):
+                decode(batches[-1][1])
         for _ in range(args.repeats):  # alternate the sides, so that load from other jobs hits them alike
             for name, decode in sides.items():
                 hyps: dict[int, list[int]] = {}
                 start = time.perf_counter()
-                with torch.no_grad(), autocast(torch.device("cpu"), precision):
-                    for chunk, src in batches:
+                with torch.no_grad(), autocast(device, precision):
+                    for chunk, src in batches:  # tolist() in each side waits for the device: timings are synced
                         hyps.update(zip(chunk, (strip_ids(r) for r in decode(src))))
                 seconds[name].append(time.perf_counter() - start)
                 outputs[name] = hyps

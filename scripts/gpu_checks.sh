@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The GPU checks of docs/PERFORMANCE.md in one go, on a CUDA node with this checkout:
+#   bash scripts/gpu_checks.sh [CHECKPOINT]     # logs and JSON under $RESULTS (default: gpu_checks/)
+# 1. tests/model/test_fast_paths.py: cuda float32 = CPU, bf16 within tolerance, flash-eligible SDPA, compile,
+#    identical search outputs;
+# 2. the synthetic benchmark: base (bf16 and fp32, MarianMT beside it, 833 x 30 = 25k target tokens per step),
+#    big (bf16), base compiled;
+# 3. with CHECKPOINT (a trained default job), the real decoding workload beside MarianMT;
+# 4. the default job with trainer=gpu, timed.
+# Each step has a time limit and the script goes on past a failing one; the logs say which failed.
+set -u
+RESULTS=${RESULTS:-gpu_checks}
+mkdir -p "$RESULTS"
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1 PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline TOKENIZERS_PARALLELISM=false
+CKPT=${1:-}
+
+step() {  # step NAME LIMIT_S CMD...: run with a limit, log to $RESULTS/NAME.log, record status and seconds
+    local name=$1 limit=$2; shift 2
+    local start=$SECONDS
+    echo "=== $name: $*"
+    timeout "$limit" "$@" >"$RESULTS/$name.log" 2>&1
+    local rc=$?
+    echo "$name rc=$rc $((SECONDS - start))s" | tee -a "$RESULTS/steps.txt"
+    tail -n 25 "$RESULTS/$name.log"
+    if [ -n "${OUT:-}" ]; then  # a batch machine that returns one folder: all but checkpoints, after every step
+        tar czf "$OUT/gpu_checks.tgz" --exclude='*.ckpt' "$RESULTS"
+    fi
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$RESULTS/gpu.txt"
+$PY -c "import torch, lightning, transformers; print('torch', torch.__version__, 'lightning', lightning.__version__,
+'transformers', transformers.__version__)" | tee -a "$RESULTS/gpu.txt"
+
+step tests 150 $PY -m pytest -q -p no:cacheprovider tests/model/test_fast_paths.py
+step bench_base 120 $PY -m transformer_lab.benchmark --device cuda --preset base --precision bf16 fp32 \
+    --sentences 833 --decode-sentences 256 --peer --peer-attn sdpa --json "$RESULTS/gpu-base.json"
+if [ -n "$CKPT" ]; then
+    step real_decode 90 $PY -m transformer_lab.benchmark.translation "$CKPT" --device cuda --sentences 256 \
+        --precision fp32 bf16 --peer --peer-attn sdpa --repeats 2 --json "$RESULTS/gpu-real-decode.json"
+fi
+step default_job 200 $PY -m transformer_lab.train trainer=gpu logger=csv hydra.run.dir="$RESULTS/default_job"
+step bench_big 90 $PY -m transformer_lab.benchmark --device cuda --preset big --precision bf16 --sentences 833 \
+    --no-decode --peer --peer-attn sdpa --json "$RESULTS/gpu-big.json"
+step bench_compile 150 $PY -m transformer_lab.benchmark --device cuda --preset base --precision bf16 \
+    --sentences 833 --no-decode --compile --json "$RESULTS/gpu-base-compile.json"
+cat "$RESULTS/steps.txt"
