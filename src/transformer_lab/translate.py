@@ -71,7 +71,7 @@ class LineTranslator:
     def __init__(self, module, search, n_best: int = 1, max_tokens: int = 4096, device: str = "cpu",
                  precision: str = "fp32", warn: Callable[[int, str], None] | None = None) -> None:
         self.module, self.search, self.n_best, self.max_tokens = module.to(device).eval(), search, n_best, max_tokens
-        self.device, self.tokenizer = torch.device(device), module.get_tokenizer()
+        self.device, self.tokenizer = torch.device(device), module.tokenizer
         self.bf16 = precision == "bf16"
         self.warn = warn or (lambda number, reason: print(f"warning: line {number}: {reason}", file=sys.stderr))
 
