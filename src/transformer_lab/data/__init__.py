@@ -8,7 +8,9 @@ from transformer_lab.data.batching import EvalBatchSampler, TokenBucketBatchSamp
 from transformer_lab.data.builtin import BuiltinCorpus, copy_baseline_bleu
 from transformer_lab.data.cache import DataSettings, prepare
 from transformer_lab.data.cleaning import CleaningReport, normalize_whitespace
-from transformer_lab.data.corpora import Corpus, FilesCorpus, ParallelTextCorpus, build_corpus
+from transformer_lab.data.corpora import Corpus
+from transformer_lab.data.corpus_factory import build_corpus
+from transformer_lab.data.file_corpora import FilesCorpus, ParallelTextCorpus
 from transformer_lab.data.datamodule import TranslationDataModule
 from transformer_lab.data.dataset import TranslationDataset, make_batch
 from transformer_lab.data.errors import DataError
