@@ -28,7 +28,7 @@ import torch
 from transformer_lab.data.batching import EvalBatchSampler
 from transformer_lab.data.cleaning import normalize_whitespace
 from transformer_lab.data.encoding import append_eos_and_pad
-from transformer_lab.model.search import max_output_lengths
+from transformer_lab.model.search_state import max_output_lengths
 from transformer_lab.special_tokens import PAD_ID
 
 

@@ -9,7 +9,8 @@ import torch
 
 from test_search import peaky_model, strip
 from transformer_lab.model import Transformer, beam_search, greedy_search
-from transformer_lab.model.search import length_penalty, max_output_lengths
+from transformer_lab.model.search import length_penalty
+from transformer_lab.model.search_state import max_output_lengths
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 
 NEG_INF = float("-inf")
