@@ -113,7 +113,8 @@ class LineTranslator:
         if n_tokens > limit:
             return (f"{n_tokens} tokens (eos included), more than the {limit} positions of the model's learned "
                     "position table (model.positional.max_len)")
-        n_out = int(max_output_lengths(torch.tensor([[1] * n_tokens]), PAD_ID, search.max_len_a, search.max_len_b))
+        n_out = int(max_output_lengths(torch.tensor([[1] * n_tokens]), pad_id=PAD_ID, max_len_a=search.max_len_a,
+                                       max_len_b=search.max_len_b))
         if n_out > limit:
             return (f"its maximum output length {n_out} (--max-len-a {search.max_len_a} x {n_tokens} tokens + "
                     f"--max-len-b {search.max_len_b}) exceeds the {limit} positions of the model's learned "

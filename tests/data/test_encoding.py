@@ -37,7 +37,7 @@ def test_eos_and_bos_rows_match_pytorch_padding():
 
 def test_make_batch_is_the_contracts_batch():
     sources, targets = [[5, 6], [7]], [[8], [9, 10, 11]]
-    batch = make_batch(sources, targets, [4, 1])
+    batch = make_batch(sources=sources, targets=targets, indices=[4, 1])
     assert torch.equal(batch["src"], reference([[5, 6, EOS_ID], [7, EOS_ID]]))
     assert torch.equal(batch["tgt_in"], reference([[BOS_ID, 8], [BOS_ID, 9, 10, 11]]))
     assert torch.equal(batch["tgt_out"], reference([[8, EOS_ID], [9, 10, 11, EOS_ID]]))

@@ -130,4 +130,4 @@ class TranslationDataset(Dataset):
         if isinstance(indices, (int, np.integer)):
             indices = [int(indices)]
         pairs = [self.pair(i) for i in indices]
-        return make_batch([p[0] for p in pairs], [p[1] for p in pairs], indices)
+        return make_batch(sources=[p[0] for p in pairs], targets=[p[1] for p in pairs], indices=indices)

@@ -38,7 +38,9 @@ def prepend_bos_and_pad(pieces: Sequence[Pieces]) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def make_batch(sources: Sequence[Pieces], targets: Sequence[Pieces], indices: Sequence[int]) -> dict[str, torch.Tensor]:
+def make_batch(
+    *, sources: Sequence[Pieces], targets: Sequence[Pieces], indices: Sequence[int]
+) -> dict[str, torch.Tensor]:
     """The contract's batch: src (B, S) = pieces+eos, tgt_in (B, T) = bos+pieces, tgt_out (B, T) =
     pieces+eos, right-padded; index (B,) the examples' positions in their split."""
     return {

@@ -62,7 +62,8 @@ def greedy_search(
 ) -> SearchOutput:
     """src (B, S) -> the argmax continuation of every sentence (alpha only scales the reported scores)."""
     pad_id, B, device = model.pad_id, src.size(0), src.device
-    state = SearchState(model, src, 1, max_len_a, max_len_b, min_len, bos_id, eos_id)
+    state = SearchState(model, src, rows_per_sentence=1, max_len_a=max_len_a, max_len_b=max_len_b, min_len=min_len,
+                        bos_id=bos_id, eos_id=eos_id)
     L = state.max_len
     tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
     logprob = torch.zeros(B, dtype=torch.float32, device=device)
@@ -120,7 +121,8 @@ def beam_search(
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best={n_best} must be between 1 and beam_size={beam_size}")
     pad_id, B, K, device = model.pad_id, src.size(0), beam_size, src.device
-    state = SearchState(model, src, K, max_len_a, max_len_b, min_len, bos_id, eos_id)
+    state = SearchState(model, src, rows_per_sentence=K, max_len_a=max_len_a, max_len_b=max_len_b, min_len=min_len,
+                        bos_id=bos_id, eos_id=eos_id)
     L = state.max_len
 
     # beams of the B' sentences still being decoded (rows of state.active) ...

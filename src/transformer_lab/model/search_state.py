@@ -11,7 +11,7 @@ from torch import Tensor
 from transformer_lab.model.transformer import Transformer
 
 
-def max_output_lengths(src: Tensor, pad_id: int, max_len_a: float, max_len_b: int) -> Tensor:
+def max_output_lengths(src: Tensor, *, pad_id: int, max_len_a: float, max_len_b: int) -> Tensor:
     """(B,) maximum number of generated tokens (eos included) per sentence: a * src_len + b, at least 1."""
     src_len = (src != pad_id).sum(dim=1)
     return (max_len_a * src_len + max_len_b).long().clamp(min=1)
@@ -22,7 +22,7 @@ class TokenRules:
     `min_len` generated tokens. Applied in place to a few vocabulary columns (and to whole rows only at a
     step where some row must end), not by masking the whole (rows, V) matrix every step."""
 
-    def __init__(self, pad_id: int, bos_id: int, eos_id: int, min_len: int, device: torch.device) -> None:
+    def __init__(self, *, pad_id: int, bos_id: int, eos_id: int, min_len: int, device: torch.device) -> None:
         self.never = torch.tensor([pad_id, bos_id], device=device)
         self.too_short = torch.tensor([pad_id, bos_id, eos_id], device=device)
         self.eos_id, self.min_len = eos_id, min_len
@@ -44,17 +44,17 @@ class SearchState:
     decoded (their rows in the output, encoder memory and source mask, maximum output lengths), the decoder
     cache, the token rules and the first decoder input (bos, `rows_per_sentence` rows per sentence)."""
 
-    def __init__(self, model: Transformer, src: Tensor, rows_per_sentence: int, max_len_a: float, max_len_b: int,
-                 min_len: int, bos_id: int, eos_id: int) -> None:
+    def __init__(self, model: Transformer, src: Tensor, *, rows_per_sentence: int, max_len_a: float,
+                 max_len_b: int, min_len: int, bos_id: int, eos_id: int) -> None:
         B, device = src.size(0), src.device
         self.model = model
         self.memory, self.src_mask = model.encode(src)  # (B', S, D), (B', 1, 1, S)
-        self.max_lens = max_output_lengths(src, model.pad_id, max_len_a, max_len_b)  # (B',)
+        self.max_lens = max_output_lengths(src, pad_id=model.pad_id, max_len_a=max_len_a, max_len_b=max_len_b)  # (B',)
         self.max_len = int(self.max_lens.max())  # L; one host sync per call
         # memory stays one row per sentence: the decoder's rows_per_sentence rows of a sentence (its beams)
         # are adjacent, and cross-attention reads each sentence's memory once for all of them (CrossAttention)
         self.cache = model.new_cache(capacity=self.max_len)
-        self.rules = TokenRules(model.pad_id, bos_id, eos_id, min_len, device)
+        self.rules = TokenRules(pad_id=model.pad_id, bos_id=bos_id, eos_id=eos_id, min_len=min_len, device=device)
         self.active = torch.arange(B, device=device)  # (B',) their rows in the output
         self.first_forced = int(self.max_lens.min())  # the earliest length at which an active row must end
         self.first_input = torch.full((B * rows_per_sentence, 1), bos_id, dtype=torch.long, device=device)
