@@ -69,7 +69,7 @@ class LineTranslator:
     """Translates lists of text lines with a TranslationModule; a line the model cannot take is reported
     through `warn(line_number, reason)` and gets no hypotheses."""
 
-    def __init__(self, module, search, n_best: int = 1, max_tokens: int = 4096, device: str = "cpu",
+    def __init__(self, module, search, *, n_best: int = 1, max_tokens: int = 4096, device: str = "cpu",
                  precision: str = "fp32", warn: Callable[[int, str], None] | None = None) -> None:
         self.module, self.search, self.n_best, self.max_tokens = module.to(device).eval(), search, n_best, max_tokens
         self.device, self.tokenizer = torch.device(device), module.get_tokenizer()
@@ -149,7 +149,7 @@ def translate_lines(module, lines: Iterable[str], search, max_tokens: int = 4096
     return [hyps[0].text if hyps else "" for hyps in results]
 
 
-def format_results(results: list[list[Hypothesis]], first_line_number: int, n_best: int, scores: bool) -> str:
+def format_results(results: list[list[Hypothesis]], *, first_line_number: int, n_best: int, scores: bool) -> str:
     """Output text: one line per input line, or with n_best > 1 n_best rows per input line."""
     out = []
     for number, hyps in enumerate(results, start=first_line_number):
@@ -227,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             if not chunk:
                 break
             results = translator.translate(chunk, next_line)
-            sys.stdout.write(format_results(results, next_line, args.nbest, args.scores))
+            output = format_results(results, first_line_number=next_line, n_best=args.nbest, scores=args.scores)
+            sys.stdout.write(output)
             sys.stdout.flush()
             next_line += len(chunk)
     if next_line == 1:
