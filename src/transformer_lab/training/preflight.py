@@ -83,8 +83,9 @@ def module_settings(cfg: DictConfig, vocab_size: int, pad_id: int) -> ModuleSett
 
 
 def data_settings(cfg: DictConfig) -> dict[str, Any]:
-    """The data section without its `_target_` (checkpoints store it; no code reference is ever stored)."""
-    return {key: value for key, value in plain(cfg, "data").items() if key != "_target_"}
+    """The data section without Hydra's `_target_`/`_convert_` (checkpoints store it; no code reference is ever
+    stored)."""
+    return {key: value for key, value in plain(cfg, "data").items() if not key.startswith("_")}
 
 
 def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool) -> None:
