@@ -79,7 +79,7 @@ def _translate_test_files(cfg: DictConfig, module) -> tuple[list[str], list[str]
 def evaluate(cfg: DictConfig) -> dict:
     import sacrebleu
 
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
     from transformer_lab.training.metrics import paper_style_bleu
 
     module, checkpoint = module_from_checkpoint(cfg.ckpt)

@@ -20,26 +20,21 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from transformer_lab.training.checkpoint_io import (
-    AtomicCheckpointIO,
-    UnreadableCheckpointError,
-    ensure_writable_directory,
-    load_checkpoint_file,
-)
+from transformer_lab.checkpointing.layout import WANDB_ID_FILE
+from transformer_lab.checkpointing.policy import best_checkpoint_path
+from transformer_lab.checkpointing.resume import check_resume_compatible, resolve_ckpt_path
+from transformer_lab.checkpointing.writing import AtomicCheckpointIO, ensure_writable_directory
 from transformer_lab.training.cadence import trainer_cadence_kwargs
-from transformer_lab.training.cluster import spawns_ranks_by_rerunning_command
+from transformer_lab.training.cluster import PREEMPTED_EXIT_CODE, spawns_ranks_by_rerunning_command
 from transformer_lab.training.config import ConfigError
 from transformer_lab.training.console import progress_bar_callbacks
 from transformer_lab.training.precision import precision_line
-from transformer_lab.training.preemption import PREEMPTED_EXIT_CODE
 from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.module import TranslationModule
 from transformer_lab.training.run_record import RunConfigRecord, mark_interrupted_attempt, record_failure
 from transformer_lab.training.wandb_setup import finish_wandb_run, open_wandb_logger, resolve_wandb_mode
 
 log = logging.getLogger(__name__)
-
-WANDB_ID_FILE = "wandb_run_id.txt"
 
 
 def run_training(cfg: DictConfig) -> float | None:
@@ -87,7 +82,8 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
     module.data_config = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "_target_"}
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, output_dir) if cfg.fit else None
     if ckpt_path is not None:
-        check_resume_compatible(ckpt_path, module, output_dir)
+        check_resume_compatible(ckpt_path, model=module.hparams["model"], data=module.data_config or {},
+                                run_dir=output_dir)
     config_record.accept()  # before the loggers: a refused relaunch leaves the run's W&B run untouched
 
     loggers = build_loggers(cfg, output_dir)
@@ -115,7 +111,7 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
     if cfg.fit:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     if cfg.test:
-        best = _best_checkpoint(trainer)
+        best = best_checkpoint_path(trainer)
         trainer.test(module, datamodule=datamodule, ckpt_path=best, weights_only=True)
     best_bleu = _best_bleu(trainer)
     _print_end(trainer, output_dir, best_bleu)
@@ -243,72 +239,6 @@ def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool | None = N
         )
 
 
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
-    """`last` means <run dir>/checkpoints/last.ckpt, not the newest file by modification time; `auto` (the
-    default) resumes from it when it exists, so relaunching a preempted command in its run directory resumes."""
-    if ckpt_path is None:
-        return None
-    if ckpt_path == "auto":
-        path = output_dir / "checkpoints" / "last.ckpt"
-        if path.is_file():
-            log.info("resuming from %s (ckpt_path=auto; ckpt_path=null starts over)", path)
-            return str(path)
-        return None
-    if ckpt_path == "last":
-        path = output_dir / "checkpoints" / "last.ckpt"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"ckpt_path=last: no {path}. Relaunch in the run directory that holds it with "
-                f"hydra.run.dir=<that directory>, or give the checkpoint's path: ckpt_path=/path/to/x.ckpt"
-            )
-        return str(path)
-    if not Path(ckpt_path).is_file():
-        raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
-    return ckpt_path
-
-
-def check_resume_compatible(ckpt_path: str, module: TranslationModule, output_dir: Path) -> None:
-    """Resuming with a different model or data fails here with the differing keys named, instead of a
-    shape-mismatch traceback from deep inside `load_state_dict` (or silently training on other data).
-    An unreadable checkpoint (truncated, empty) fails here too, naming the newest readable one as the way on."""
-    try:
-        checkpoint = load_checkpoint_file(ckpt_path, mmap=True, required=("state_dict",))  # metadata only
-    except UnreadableCheckpointError as error:
-        raise ConfigError(f"cannot resume: {error}\n{_way_on_from(output_dir, Path(ckpt_path))}") from None
-    saved = {"model": checkpoint.get("hyper_parameters", {}).get("model", {}), "data": checkpoint.get("data_config", {})}
-    current = {"model": module.hparams["model"], "data": module.data_config or {}}
-    differences = [
-        f"{section}.{key}: {saved[section].get(key)!r} in the checkpoint, {current[section].get(key)!r} now"
-        for section in ("model", "data")
-        for key in sorted(set(saved[section]) | set(current[section]))
-        if key not in RESUMABLE_DATA_KEYS and saved[section].get(key) != current[section].get(key)
-    ]
-    if differences:
-        raise ConfigError(
-            f"cannot resume from {ckpt_path}: the configuration differs from the one it was trained with:\n  "
-            + "\n  ".join(differences)
-            + "\nResume with the original settings, or start a new run (ckpt_path=null or a new hydra.run.dir)."
-        )
-
-
-def _way_on_from(output_dir: Path, unreadable: Path) -> str:
-    """Names the newest readable, resumable checkpoint of the run directory (by the step stored inside)."""
-    candidates = []
-    for path in (output_dir / "checkpoints").rglob("*.ckpt"):
-        if path.resolve() == unreadable.resolve():
-            continue
-        try:
-            checkpoint = load_checkpoint_file(path, mmap=True, required=("state_dict", "loops"))
-        except (UnreadableCheckpointError, OSError):
-            continue
-        candidates.append((int(checkpoint.get("global_step", 0)), str(path)))
-    if not candidates:
-        return "No other readable checkpoint is in the run directory: start over with ckpt_path=null."
-    step, path = max(candidates)
-    return (f"The newest readable checkpoint in the run directory is {path} (step {step}): resume from it with "
-            f"ckpt_path={path}, or start over with ckpt_path=null.")
-
-
 def refuse_empty_evaluation_splits(datamodule: Any, validate: bool, test: bool) -> None:
     """A dev or test split without sentences would train without BLEU or end without test results."""
     for split, needed, way_out in (("valid", validate, "dev BLEU picks the best checkpoint; it needs sentences"),
@@ -316,16 +246,6 @@ def refuse_empty_evaluation_splits(datamodule: Any, validate: bool, test: bool) 
         if needed and not datamodule.split_texts(split)[0]:
             where = ", ".join(str(p) for p in datamodule.corpus.paths(split)) or f"the {split} split of data.corpus"
             raise ConfigError(f"the {split} split is empty ({where}): give it sentence pairs; {way_out}")
-
-
-# Data settings that may change between the interrupted run and its resumption (they don't change the data).
-RESUMABLE_DATA_KEYS = frozenset({"num_workers", "pin_memory", "cache_dir"})
-
-
-def _best_checkpoint(trainer: L.Trainer) -> str | None:
-    callback = trainer.checkpoint_callback
-    best = getattr(callback, "best_model_path", "") if callback is not None else ""
-    return best or None
 
 
 def _best_bleu(trainer: L.Trainer) -> float | None:
