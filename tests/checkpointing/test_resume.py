@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from transformer_lab.checkpointing.layout import RunLayout
-from transformer_lab.checkpointing.resume import check_resume_compatible, resolve_ckpt_path
+from transformer_lab.checkpointing.resume import check_resume_compatible, newest_resumable_checkpoint, resolve_ckpt_path
 from transformer_lab.training.value_checks import ConfigError
 
 MODEL = {"d_model": 16, "vocab_size": 40}
@@ -64,6 +64,7 @@ def test_an_unreadable_checkpoint_names_the_newest_resumable_one(tmp_path):
     with pytest.raises(ConfigError) as refused:
         check_resume_compatible(last, model=MODEL, data=DATA, run_dir=tmp_path)
     assert f"The newest readable checkpoint in the run directory is {newest} (step 8)" in str(refused.value)
+    assert newest_resumable_checkpoint(layout, excluding=newest) == (4, layout.periodic_dir / "step0000004.ckpt")
 
 
 def test_without_another_readable_checkpoint_the_way_on_is_to_start_over(tmp_path):
