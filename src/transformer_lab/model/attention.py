@@ -86,8 +86,10 @@ def attend(
         scores = scores.masked_fill(~attn_mask, float("-inf"))
     elif attn_mask is not None:
         scores = scores + attn_mask
-    probs = scores.softmax(dim=-1)
-    out = (F.dropout(probs, p=dropout_p) if dropout_p > 0 else probs) @ v  # (B, H, Tq, Dv)
+    # float32 softmax whatever the input: CPU autocast leaves softmax in bf16 (CUDA autocast runs it in float32),
+    # and bf16 probabilities keep only 8 significant bits
+    probs = scores.softmax(dim=-1, dtype=torch.float32)  # (B, H, Tq, Tk)
+    out = (F.dropout(probs, p=dropout_p) if dropout_p > 0 else probs).to(v.dtype) @ v  # (B, H, Tq, Dv)
     return out, (probs if need_weights else None)
 
 
