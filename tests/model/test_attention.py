@@ -18,8 +18,8 @@ def test_weights_path_equals_fused_path_in_every_mode():
     pad = padding_mask(torch.tensor([[5, 6, 7, 0, 0], [5, 6, 7, 8, 9]]), pad_id=0)
     bias = ALiBiPositional(3).attention_bias(5, 5, 0, torch.device("cpu"))
     for mask, causal, b in [(None, True, None), (pad, False, None), (pad, False, bias), (None, True, bias)]:
-        fast, none = attend(q, k, v, mask, causal, b, 0.0, need_weights=False)
-        slow, probs = attend(q, k, v, mask, causal, b, 0.0, need_weights=True)
+        fast, none = attend(q, k, v, mask=mask, causal=causal, bias=b, dropout_p=0.0, need_weights=False)
+        slow, probs = attend(q, k, v, mask=mask, causal=causal, bias=b, dropout_p=0.0, need_weights=True)
         assert none is None and probs.shape == (2, 3, 5, 5)
         torch.testing.assert_close(fast, slow, atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(probs.sum(-1), torch.ones(2, 3, 5))
