@@ -52,8 +52,8 @@ def write_checkpoints(directory: Path, model: str, vocab_size: int, count: int) 
 
 def _child(mode: str, directory: str, count: int, output: str, results) -> None:
     from transformer_lab.average_checkpoints import main
-    from transformer_lab.checkpoints import average_state_dicts
-    from transformer_lab.training.checkpoint_io import load_checkpoint_file
+    from transformer_lab.checkpointing.averaging import average_state_dicts
+    from transformer_lab.checkpointing.reading import load_checkpoint_file
 
     imports = _peak_mib()
     start = time.perf_counter()

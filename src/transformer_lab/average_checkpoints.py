@@ -8,31 +8,16 @@ keeps the newest checkpoint's hyperparameters, tokenizer and data settings, so `
 Memory: the checkpoints are memory-mapped and added one at a time to a running float64 sum, so the peak
 is about the sum (2x the float32 weights) plus one checkpoint's weights, whatever N (20 big-model
 checkpoints are about 17 GB together; the figures are in docs/PERFORMANCE.md).
+The work is done by `transformer_lab.checkpointing.averaging`; this module is its command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from transformer_lab.checkpoints import average_state_dicts
-from transformer_lab.training.checkpoint_io import AtomicCheckpointIO, load_checkpoint_file
-
-
-def find_checkpoints(inputs: list[str]) -> list[Path]:
-    paths: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            periodic = path / "checkpoints" / "periodic"
-            search_dir = periodic if periodic.is_dir() else path
-            paths.extend(sorted(search_dir.glob("*.ckpt")))
-        elif path.is_file():
-            paths.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: neither a checkpoint file nor a directory")
-    return paths
+from transformer_lab.checkpointing.averaging import average_last_checkpoints, find_checkpoints
+from transformer_lab.checkpointing.writing import AtomicCheckpointIO
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,19 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = find_checkpoints(args.inputs)
     if not paths:
         parser.error(f"no .ckpt files found in {args.inputs}")
-    # Memory-mapped: reading a checkpoint's step does not read its tensors.
-    steps = {path: load_checkpoint_file(path, mmap=True).get("global_step", 0) for path in paths}
-    chosen = sorted(paths, key=lambda path: steps[path])[-args.last :]
-    if len(chosen) < args.last:
-        print(f"warning: asked for the last {args.last} checkpoints, found only {len(chosen)}", file=sys.stderr)
-    # One checkpoint at a time is mapped and added to a running float64 sum (docs/PERFORMANCE.md).
-    state_dicts = (load_checkpoint_file(path, mmap=True)["state_dict"] for path in chosen)
-    dropped = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks")
-    averaged = {key: value for key, value in load_checkpoint_file(chosen[-1], mmap=True).items() if key not in dropped}
-    averaged["state_dict"] = average_state_dicts(state_dicts)
-    averaged["averaged_from"] = [f"{p.name}@step{steps[p]}" for p in chosen]
-    AtomicCheckpointIO().save_checkpoint(averaged, args.output)
-    print(f"averaged {len(chosen)} checkpoints (steps {', '.join(str(steps[p]) for p in chosen)}) -> {args.output}")
+    averaged = average_last_checkpoints(paths, args.last)
+    if len(averaged.steps) < args.last:
+        print(f"warning: asked for the last {args.last} checkpoints, found only {len(averaged.steps)}", file=sys.stderr)
+    AtomicCheckpointIO().save_checkpoint(averaged.checkpoint, args.output)
+    print(f"averaged {len(averaged.steps)} checkpoints (steps {', '.join(map(str, averaged.steps))}) -> {args.output}")
     return 0
 
 

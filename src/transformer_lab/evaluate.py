@@ -29,9 +29,9 @@ def _translate_split(cfg: DictConfig) -> tuple[list[str], list[str], dict]:
     module the checkpoint's data settings describe."""
     from hydra.utils import instantiate
 
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
+    from transformer_lab.checkpointing.reading import load_checkpoint_file
     from transformer_lab.data.datamodule import TranslationDataModule
-    from transformer_lab.training.checkpoint_io import load_checkpoint_file
     from transformer_lab.training.console import progress_bar_callbacks
 
     if cfg.split not in ("valid", "test"):
@@ -81,7 +81,7 @@ def _translate_test_files(cfg: DictConfig, module) -> tuple[list[str], list[str]
 def evaluate(cfg: DictConfig) -> dict:
     import sacrebleu
 
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
     from transformer_lab.training.metrics import paper_style_bleu
 
     on_files = cfg.get("src") is not None or cfg.get("ref") is not None

@@ -189,8 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from transformer_lab.checkpoints import module_from_checkpoint
-    from transformer_lab.training.checkpoint_io import CheckpointError
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
+    from transformer_lab.checkpointing.errors import CheckpointError
     from transformer_lab.training.config import SearchConfig
 
     parser = build_parser()

@@ -21,7 +21,7 @@ def save_module_checkpoint(module, path: Path) -> Path:
 def random_checkpoint(tiny_checkpoint: Path, path: Path) -> Path:
     """Random weights, LayerNorm parameters and biases included, for the tiny run's tokenizer: unlike a
     10-update model (whose outputs barely depend on its input yet), every weight shows in the logits."""
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
     from transformer_lab.training.config import ModuleSettings
     from transformer_lab.training.module import TranslationModule
 

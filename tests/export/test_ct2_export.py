@@ -11,7 +11,7 @@ from tokenizers import Tokenizer
 pytest.importorskip("ctranslate2")
 pytest.importorskip("transformers")
 
-from transformer_lab.checkpoints import module_from_checkpoint  # noqa: E402
+from transformer_lab.checkpointing.loading import module_from_checkpoint  # noqa: E402
 from transformer_lab.export import CT2Translator  # noqa: E402
 from transformer_lab.special_tokens import BOS_ID, EOS_ID  # noqa: E402
 from transformer_lab.translate import translate_lines  # noqa: E402

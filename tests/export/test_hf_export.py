@@ -16,7 +16,7 @@ from export_helpers import random_checkpoint, run_cli
 
 pytest.importorskip("transformers")
 
-from transformer_lab.checkpoints import module_from_checkpoint  # noqa: E402
+from transformer_lab.checkpointing.loading import module_from_checkpoint  # noqa: E402
 from transformer_lab.export import UnexportableModelError, check_exportable, export_hf  # noqa: E402
 from transformer_lab.model.config import TransformerConfig  # noqa: E402
 from transformer_lab.model.search import greedy_search  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 import torch
 from export_helpers import run_cli, save_module_checkpoint
 
-from transformer_lab.checkpoints import module_from_checkpoint
+from transformer_lab.checkpointing.loading import module_from_checkpoint
 from transformer_lab.training.config import SearchConfig
 from transformer_lab.translate import read_lines, translate_lines
 

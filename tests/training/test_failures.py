@@ -16,12 +16,9 @@ import pytest
 import torch
 from training_helpers import REPO, TINY, offline_runs, run_cli
 
-from transformer_lab.training.checkpoint_io import (
-    AtomicCheckpointIO,
-    CheckpointWriteError,
-    UnreadableCheckpointError,
-    load_checkpoint_file,
-)
+from transformer_lab.checkpointing.errors import CheckpointWriteError, UnreadableCheckpointError
+from transformer_lab.checkpointing.reading import load_checkpoint_file
+from transformer_lab.checkpointing.writing import AtomicCheckpointIO
 
 FAST = [*TINY, "test=false", "callbacks.attention_maps.n_sentences=0"]
 EIGHT_STEPS = [*FAST, "trainer.max_steps=8", "trainer.val_check_interval=4",

@@ -15,12 +15,9 @@ import pytest
 import torch
 from training_helpers import REPO, TINY, offline_runs, read_wandb_offline_run, run_cli
 
-from transformer_lab.training.checkpoint_io import (
-    AtomicCheckpointIO,
-    UnsafeCheckpointError,
-    ensure_writable_directory,
-    load_checkpoint_file,
-)
+from transformer_lab.checkpointing.errors import UnsafeCheckpointError
+from transformer_lab.checkpointing.reading import load_checkpoint_file
+from transformer_lab.checkpointing.writing import AtomicCheckpointIO, ensure_writable_directory
 
 FAST = [*TINY, "test=false", "callbacks.attention_maps.n_sentences=0"]
 
@@ -46,7 +43,7 @@ def test_a_save_that_fails_midway_leaves_the_previous_checkpoint_and_no_temporar
 
 KILLED_WRITER = """
 import sys, time, torch
-from transformer_lab.training.checkpoint_io import AtomicCheckpointIO
+from transformer_lab.checkpointing.writing import AtomicCheckpointIO
 def slow_save(obj, handle, *a, **k):
     handle.write(b"x" * 1000); handle.flush(); print("writing", flush=True); time.sleep(600)
 torch.save = slow_save
@@ -225,7 +222,7 @@ class Payload:  # an arbitrary object: unpickling it would run code chosen by th
 
 
 def test_a_checkpoint_carrying_a_pickled_object_is_refused(tmp_path):
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
 
     path = tmp_path / "crafted.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {}, "payload": Payload()}, path)
@@ -236,7 +233,8 @@ def test_a_checkpoint_carrying_a_pickled_object_is_refused(tmp_path):
 
 
 def test_targets_inside_a_checkpoint_are_never_instantiated(tmp_path):
-    from transformer_lab.checkpoints import CheckpointContentError, module_from_checkpoint
+    from transformer_lab.checkpointing.errors import CheckpointContentError
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
 
     path = tmp_path / "targets.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"model": {"vocab_size": 10}},

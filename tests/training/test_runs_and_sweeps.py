@@ -12,7 +12,7 @@ from training_helpers import TINY, offline_runs, read_wandb_offline_run, run_cli
 
 def test_two_process_ddp_cpu_run_scores_exactly_the_dev_set(tmp_path):
     from transformer_lab.data.datamodule import TranslationDataModule
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
 
     run_cli("transformer_lab.train", *TINY, "trainer=ddp_cpu", "trainer.max_steps=10", "test=false",
             f"hydra.run.dir={tmp_path}", timeout=400)

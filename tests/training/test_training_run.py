@@ -50,7 +50,7 @@ def test_every_checkpoint_loads_with_weights_only(trained_run):
 
 def test_logged_dev_bleu_is_sacrebleu_over_the_whole_dev_set(trained_run):
     from transformer_lab.data.datamodule import TranslationDataModule
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
 
     module, _ = module_from_checkpoint(trained_run / "checkpoints" / "last.ckpt")
     datamodule = TranslationDataModule(**module.data_config)
@@ -135,7 +135,7 @@ def test_evaluate_reproduces_the_logged_dev_bleu(trained_run, tmp_path):
 
 def test_translate_round_trips_sentences(trained_run):
     from transformer_lab.data.datamodule import TranslationDataModule
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
 
     best = next((trained_run / "checkpoints").glob("best-*.ckpt"))
     module, checkpoint = module_from_checkpoint(best)

@@ -10,8 +10,8 @@ import lightning as L
 import pytest
 import torch
 
+from transformer_lab.checkpointing.policy import ResumeCheckpoint
 from transformer_lab.training.nonfinite import DivergedError, NonFiniteConfig, NonFiniteGuard
-from transformer_lab.training.preemption import ResumeCheckpoint
 
 
 class SlowRegression(L.LightningModule):

@@ -35,7 +35,7 @@ def translate(model, tokenizer, batches, search, precision: str) -> tuple[list[s
 def run(checkpoint: str, split: str, sentences: int, limit: int | None) -> dict[str, Any]:
     import sacrebleu
 
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
     from transformer_lab.data.datamodule import TranslationDataModule
 
     module, ckpt = module_from_checkpoint(checkpoint)

@@ -56,7 +56,7 @@ def read_lines(path: Path, what: str) -> list[str]:
 
 def load_workload(args: argparse.Namespace):
     """-> (module, tokenizer, sources, references or None)."""
-    from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
     from transformer_lab.data.datamodule import TranslationDataModule
 
     if args.src is not None:  # files first: a wrong path fails before the checkpoint is read

@@ -15,6 +15,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from transformer_lab.checkpointing.layout import CONFIG_DIR, RunLayout
+
 log = logging.getLogger(__name__)
 
 # Overrides that say where or how a job ran, not what it was: left out of row labels.
@@ -106,9 +108,9 @@ def _config_selector(cfg: DictConfig | dict):
 def find_job_dirs(path: Path) -> list[Path]:
     """Job directories under `path` (or `path` itself), in job order (numeric names first, by number)."""
     path = Path(path)
-    if (path / ".hydra" / "config.yaml").is_file():
+    if (RunLayout(path).config_dir / "config.yaml").is_file():
         return [path]
-    dirs = [p.parent.parent for p in path.rglob(".hydra/config.yaml")]
+    dirs = [p.parent.parent for p in path.rglob(f"{CONFIG_DIR}/config.yaml")]
 
     def key(d: Path) -> tuple:
         rel = d.relative_to(path).parts
@@ -119,9 +121,10 @@ def find_job_dirs(path: Path) -> list[Path]:
 
 def read_local_run(job_dir: Path) -> RunRecord:
     job_dir = Path(job_dir)
-    cfg = OmegaConf.load(job_dir / ".hydra" / "config.yaml")
+    layout = RunLayout(job_dir)
+    cfg = OmegaConf.load(layout.config_dir / "config.yaml")
     select = _config_selector(cfg)
-    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides_file = layout.config_dir / "overrides.yaml"
     overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
     record = RunRecord(
         label="", row=select("row"), source=str(job_dir), status="failed before training",
@@ -129,7 +132,7 @@ def read_local_run(job_dir: Path) -> RunRecord:
         hparams=hparams_from_config(select), seed=select("seed"), experiment=select("experiment_name"),
         wandb_project=select("logger.wandb.project"), wandb_entity=select("logger.wandb.entity"),
     )
-    summary_file = job_dir / "summary.json"
+    summary_file = layout.summary
     if summary_file.is_file():
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
         last = summary.get("last_val") or {}
@@ -145,7 +148,7 @@ def read_local_run(job_dir: Path) -> RunRecord:
         record.params = (summary.get("parameters") or {}).get("total")
     else:
         record.error = _last_error_line(job_dir)
-    metrics_file = job_dir / "metrics.jsonl"
+    metrics_file = layout.metrics
     if metrics_file.is_file():
         for line in metrics_file.read_text(encoding="utf-8").splitlines():
             try:

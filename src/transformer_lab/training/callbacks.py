@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from transformer_lab.checkpointing.layout import RunLayout
 from transformer_lab.data.encoding import append_eos_and_pad
 from transformer_lab.special_tokens import BOS_ID, EOS_ID
 from transformer_lab.training.attention_plots import attention_entropy, plot_attention_heads
@@ -277,13 +278,13 @@ class RunSummaryCallback(L.Callback):
         kind = _record_kind(record)
         if not trainer.is_global_zero or (kind, record["step"]) in self._written_at_resume:
             return  # rank 0 writes; a resume does not repeat a record its checkpoint's step already has
-        with open(_run_dir(trainer) / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        with open(RunLayout(_run_dir(trainer)).metrics, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
     def _forget_records_after(self, trainer: L.Trainer, step: int) -> None:
         """Drops the records of steps after `step` (an interrupted attempt's, which the resumed run writes
         again) and remembers which kinds of record `step` itself has, so that none is written twice."""
-        path = _run_dir(trainer) / "metrics.jsonl"
+        path = RunLayout(_run_dir(trainer)).metrics
         if not trainer.is_global_zero or step == 0 or not path.is_file():
             return
         lines = path.read_text(encoding="utf-8").splitlines()

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
 
+# A job preempted by SIGTERM (what SLURM and most schedulers send first) saves last.ckpt, finishes its W&B
+# run and exits with this status: 128 + SIGTERM, what shells report for a process ended by SIGTERM.
+PREEMPTED_EXIT_CODE = 128 + signal.SIGTERM
+
 
 def job_run_name(time_format: str = TIME_FORMAT) -> str:
     """The last component of the run directory, the same for every rank and attempt of one job."""

@@ -14,10 +14,9 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, open_dict
 
+from transformer_lab.checkpointing.layout import WANDB_ID_FILE
 from transformer_lab.training.value_checks import ConfigError
 from transformer_lab.training.wandb_setup import open_wandb_logger, resolve_wandb_mode
-
-WANDB_ID_FILE = "wandb_run_id.txt"
 
 
 def build_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:

@@ -9,7 +9,6 @@ Lightning owns the loops, devices, precision, accumulation, clipping and checkpo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -17,6 +16,7 @@ import torch
 import torch.distributed as dist
 from torchmetrics.aggregation import SumMetric
 
+from transformer_lab.checkpointing.layout import RunLayout
 from transformer_lab.model import build_transformer
 from transformer_lab.model.search import beam_search, greedy_search
 from transformer_lab.training.config import ModuleSettings, SearchConfig
@@ -83,7 +83,7 @@ class TranslationModule(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Gradients are already reduced across ranks here, so every rank decides alike.
-        last = Path(self.trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+        last = RunLayout(self.trainer.default_root_dir).last_checkpoint
         applied = self.nonfinite_guard.check(
             [p for p in self.parameters() if p.requires_grad], self.trainer.global_step, last
         )

@@ -19,17 +19,16 @@ from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-log = logging.getLogger(__name__)
+from transformer_lab.checkpointing.layout import RunLayout
 
-CONFIG_SUBDIR = ".hydra"
-SUMMARY = "summary.json"
+log = logging.getLogger(__name__)
 
 
 class RunConfigRecord:
     """Writes `.hydra/{config,hydra,overrides}.yaml` of this attempt once it may claim the run directory."""
 
     def __init__(self, output_dir: Path, cfg: DictConfig) -> None:
-        self.directory = Path(output_dir) / CONFIG_SUBDIR
+        self.directory = RunLayout(output_dir).config_dir
         self.cfg = cfg
         self.active = rank_zero_only.rank == 0 and HydraConfig.initialized()
         self.pending = self.active and (self.directory / "config.yaml").exists()
@@ -63,7 +62,7 @@ def failure_message(error: BaseException) -> str:
 
 def read_summary(output_dir: Path) -> dict[str, Any]:
     try:
-        summary = json.loads((Path(output_dir) / SUMMARY).read_text(encoding="utf-8"))
+        summary = json.loads((RunLayout(output_dir).summary).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return summary if isinstance(summary, dict) else {}
@@ -71,7 +70,7 @@ def read_summary(output_dir: Path) -> dict[str, Any]:
 
 def write_summary(output_dir: Path, summary: dict[str, Any]) -> None:
     """Replaces summary.json atomically (a kill mid-write leaves the previous one)."""
-    path = Path(output_dir) / SUMMARY
+    path = RunLayout(output_dir).summary
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -91,7 +90,7 @@ def record_failure(output_dir: Path, error: BaseException) -> None:
     try:
         write_summary(output_dir, summary)
     except OSError as write_error:  # a full disk can refuse the summary too; the console still has it all
-        log.warning("could not record the failure in %s: %s", Path(output_dir) / SUMMARY, write_error)
+        log.warning("could not record the failure in %s: %s", RunLayout(output_dir).summary, write_error)
 
 
 def _log_to_files(error: BaseException) -> None:

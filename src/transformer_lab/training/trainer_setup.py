@@ -12,8 +12,8 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf
 
+from transformer_lab.checkpointing.writing import AtomicCheckpointIO, ensure_writable_directory
 from transformer_lab.training.cadence import trainer_cadence_kwargs
-from transformer_lab.training.checkpoint_io import AtomicCheckpointIO, ensure_writable_directory
 from transformer_lab.training.console import progress_bar_callbacks
 from transformer_lab.training.loggers import build_loggers, row_name
 from transformer_lab.training.provenance import collect_provenance

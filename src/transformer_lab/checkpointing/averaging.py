@@ -1,62 +1,28 @@
-"""Rebuilding a trained model from a checkpoint file alone (weights, tokenizer and data settings)."""
+"""Checkpoint averaging (§6.1: the base model averages the last 5 periodic checkpoints, big the last 20).
+
+"Last" is by the global step stored in each file, never by modification time. The result keeps the newest
+checkpoint's hyperparameters, tokenizer and data settings, so `evaluate` and `translate` take it like any
+checkpoint; it carries no optimizer state, so it cannot resume training.
+
+Memory: the checkpoints are memory-mapped and added one at a time to a running float64 sum, so the peak
+is about the sum (2x the float32 weights) plus one checkpoint's weights, whatever N (docs/PERFORMANCE.md).
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from transformer_lab.data.tokenizer import Tokenizer
-from transformer_lab.training.checkpoint_io import CheckpointError, load_checkpoint_file
-from transformer_lab.training.config import ModuleSettings, SearchConfig
-from transformer_lab.training.module import TranslationModule
-from transformer_lab.training.run_context import RunContext, SplitTexts
+from transformer_lab.checkpointing.errors import CheckpointContentError
+from transformer_lab.checkpointing.layout import CHECKPOINT_PATTERN, RunLayout
+from transformer_lab.checkpointing.reading import load_checkpoint_file
 
-
-class CheckpointContentError(CheckpointError):
-    pass
-
-
-def module_from_checkpoint(
-    path: str | os.PathLike, map_location: Any = "cpu", *, search: SearchConfig | None = None,
-    split_texts: SplitTexts | None = None,
-) -> tuple[TranslationModule, dict]:
-    """Loads with `weights_only=True` and builds the module from the plain settings, tokenizer and data
-    settings stored inside. `search`: decode validation and test with it instead of the stored settings;
-    `split_texts`: the splits to evaluate on (a datamodule's `split_texts`), None to translate only.
-
-    No `_target_` or other code reference is ever read from a checkpoint: the module class is fixed here.
-    """
-    checkpoint = load_checkpoint_file(path, map_location=map_location, required=("state_dict", "hyper_parameters"))
-    hparams = checkpoint["hyper_parameters"]
-    for section, values in (("hyper_parameters", hparams), ("data_config", checkpoint.get("data_config") or {})):
-        if _mentions_target(values):
-            raise CheckpointContentError(
-                f"{path}: `{section}` names a `_target_`; code references are only taken from the project's "
-                "config tree and your own overrides, never from checkpoints. Refusing to load it."
-            )
-    if "tokenizer_json" not in checkpoint:
-        raise CheckpointContentError(f"{path} carries no tokenizer (`tokenizer_json`): it was not written by "
-                                     "transformer_lab.train")
-    settings = ModuleSettings.from_plain(hparams)
-    if search is not None:
-        settings = settings.with_search(search)
-    tokenizer = Tokenizer.from_json(checkpoint["tokenizer_json"])
-    context = RunContext(tokenizer=tokenizer, split_texts=split_texts, data_config=checkpoint.get("data_config"))
-    module = TranslationModule(settings, context)
-    module.load_state_dict(checkpoint["state_dict"])
-    module.eval()
-    return module, checkpoint
-
-
-def _mentions_target(values: Any) -> bool:
-    if isinstance(values, dict):
-        return "_target_" in values or any(_mentions_target(v) for v in values.values())
-    if isinstance(values, (list, tuple)):
-        return any(_mentions_target(v) for v in values)
-    return False
+# Training state that an average of weights cannot carry: the result is for evaluation, not for resuming.
+DROPPED_KEYS = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks")
 
 
 class RunningAverage:
@@ -133,3 +99,41 @@ def average_state_dicts(state_dicts: Iterable[Mapping[str, torch.Tensor]]) -> di
         dtypes = {key: tensor.dtype for key, tensor in state_dict.items()}
         del state_dict  # let it go before the generator loads the next one
     return average.result(dtypes)
+
+
+def find_checkpoints(inputs: Iterable[str | Path]) -> list[Path]:
+    """The .ckpt files named by `inputs`: files as given; for a directory, its run layout's periodic
+    checkpoints when it is a run directory, else the .ckpt files directly inside it."""
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            layout = RunLayout(path)
+            search_dir = layout.periodic_dir if layout.periodic_dir.is_dir() else path
+            paths.extend(sorted(search_dir.glob(CHECKPOINT_PATTERN)))
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: neither a checkpoint file nor a directory")
+    return paths
+
+
+@dataclass
+class AveragedCheckpoint:
+    checkpoint: dict[str, Any]  # the newest input's metadata, the averaged `state_dict`, `averaged_from`
+    steps: list[int]  # the global step of each averaged input, oldest first
+
+
+def average_last_checkpoints(paths: Iterable[Path], last: int) -> AveragedCheckpoint:
+    """Averages the `last` checkpoints of `paths` with the highest stored global step (fewer when fewer)."""
+    paths = list(paths)
+    # Memory-mapped: reading a checkpoint's step does not read its tensors.
+    steps = {path: load_checkpoint_file(path, mmap=True).get("global_step", 0) for path in paths}
+    chosen = sorted(paths, key=lambda path: steps[path])[-last:]
+    # One checkpoint at a time is mapped and added to a running float64 sum (docs/PERFORMANCE.md).
+    state_dicts = (load_checkpoint_file(path, mmap=True)["state_dict"] for path in chosen)
+    newest = load_checkpoint_file(chosen[-1], mmap=True)
+    averaged = {key: value for key, value in newest.items() if key not in DROPPED_KEYS}
+    averaged["state_dict"] = average_state_dicts(state_dicts)
+    averaged["averaged_from"] = [f"{p.name}@step{steps[p]}" for p in chosen]
+    return AveragedCheckpoint(checkpoint=averaged, steps=[steps[p] for p in chosen])

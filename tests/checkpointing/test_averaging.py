@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from transformer_lab.average_checkpoints import main as average_main
-from transformer_lab.checkpoints import CheckpointContentError, average_state_dicts
+from transformer_lab.checkpointing.averaging import average_state_dicts
+from transformer_lab.checkpointing.errors import CheckpointContentError
 
 
 def synthetic_state_dict(seed: int, rows: int = 64, width: int = 32) -> dict[str, torch.Tensor]:

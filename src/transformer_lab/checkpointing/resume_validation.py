@@ -1,11 +1,11 @@
 """A resumed run first runs the validation that was due at its checkpoint's step, when it never completed.
 
-`checkpoints/last.ckpt` and the periodic checkpoints are written at the end of a training batch, before
-the validation due at that step runs. A kill during that validation (decoding the dev set is the longest
-part of it) therefore resumes *after* the step, and Lightning's loop treats the validation as done: its
-dev BLEU, samples and chance at `best-*.ckpt` would be lost for good. Whether it completed is what
-`summary.json` says (`validated_step`, written by RunSummaryCallback once every hook of a validation,
-the best-checkpoint save included, has run); when it did not, it runs here, before the first new batch.
+last.ckpt and the periodic checkpoints are written at the end of a training batch, before the validation
+due at that step runs. A kill during that validation (decoding the dev set is the longest part of it)
+therefore resumes *after* the step, and Lightning's loop treats the validation as done: its dev BLEU,
+samples and chance at a best checkpoint would be lost for good. Whether it completed is what the run's
+summary says (`validated_step`, written by RunSummaryCallback once every hook of a validation, the
+best-checkpoint save included, has run); when it did not, it runs here, before the first new batch.
 """
 
 from __future__ import annotations

@@ -1,15 +1,20 @@
-"""`checkpoints/last.ckpt`, the full resumable state: on its own cadence (updates and/or minutes), at the
-end of training, and on SIGTERM.
+"""Which checkpoints a run writes, and when: last, periodic and best.
 
-SIGTERM is what SLURM and most schedulers send before preemption: save, finish, exit non-zero.
+- `last.ckpt` (`ResumeCheckpoint` below): the full resumable state, on its own cadence (updates and/or
+  minutes), at the end of training, and on SIGTERM.
+- `periodic/step*.ckpt` and `best-*.ckpt`: Lightning's `ModelCheckpoint`, configured in
+  conf/callbacks/default.yaml (every N updates, kept for averaging; the best by dev BLEU, read back by
+  `best_checkpoint_path` for the test).
 
-Lightning turns SIGTERM into `SIGTERMException` at the next batch boundary on every rank. This callback
-then writes `checkpoints/last.ckpt` (a collective under DDP, reached by every rank together), so the
-same command relaunched in the same run directory resumes there (`ckpt_path=auto`, the default).
+SIGTERM is what SLURM and most schedulers send before preemption: save, finish, exit non-zero
+(`training.cluster.PREEMPTED_EXIT_CODE`). Lightning turns SIGTERM into `SIGTERMException` at the next
+batch boundary on every rank; `ResumeCheckpoint` then writes last.ckpt (a collective under DDP, reached by
+every rank together), so the same command relaunched in the same run directory resumes there
+(`ckpt_path=auto`, the default).
 
-The cadence is separate from the periodic checkpoints kept for averaging: those may be frequent and
-weights-only, while this one is the full state (weights and Adam moments, about 3x the weights) written
-synchronously while every rank waits, so it is written only as often as losing that much work matters.
+The last.ckpt cadence is separate from the periodic checkpoints: those may be frequent and weights-only,
+while last.ckpt is the full state (weights and Adam moments, about 3x the weights) written synchronously
+while every rank waits, so it is written only as often as losing that much work matters.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-log = logging.getLogger(__name__)
+from transformer_lab.checkpointing.layout import RunLayout
 
-PREEMPTED_EXIT_CODE = 143  # 128 + SIGTERM, what shells report for a process ended by SIGTERM
+log = logging.getLogger(__name__)
 
 
 class ResumeCheckpoint(L.Callback):
@@ -78,8 +83,16 @@ class ResumeCheckpoint(L.Callback):
             self._save(trainer)
 
     def _save(self, trainer: L.Trainer) -> Path:
-        path = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+        path = RunLayout(trainer.default_root_dir).last_checkpoint
         trainer.save_checkpoint(path, weights_only=False)  # a collective under DDP: all ranks reach this hook
         self._saved_step = trainer.global_step
         self._saved_time = time.monotonic()
         return path
+
+
+def best_checkpoint_path(trainer: L.Trainer) -> str | None:
+    """The best checkpoint by the monitored metric (`trainer.checkpoint_callback`, the first
+    ModelCheckpoint: `best_checkpoint` in conf/callbacks), or None when there is none (no validation ran)."""
+    callback = trainer.checkpoint_callback
+    best = getattr(callback, "best_model_path", "") if callback is not None else ""
+    return best or None
