@@ -29,6 +29,8 @@ CONFIG_DIR = ".hydra"
 SUMMARY_FILE = "summary.json"
 METRICS_FILE = "metrics.jsonl"
 WANDB_ID_FILE = "wandb_run_id.txt"
+ATTENTION_DIR = "attention"
+TRANSLATIONS_DIR = "translations"
 
 
 class RunLayout:
@@ -37,8 +39,21 @@ class RunLayout:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
 
+    @classmethod
+    def of_trainer(cls, trainer) -> RunLayout:
+        """The run directory a Lightning Trainer writes into (its `default_root_dir`)."""
+        return cls(trainer.default_root_dir)
+
     def __repr__(self) -> str:
         return f"RunLayout({str(self.root)!r})"
+
+    @property
+    def attention_dir(self) -> Path:
+        return self.root / ATTENTION_DIR
+
+    @property
+    def translations_dir(self) -> Path:
+        return self.root / TRANSLATIONS_DIR
 
     @property
     def checkpoints_dir(self) -> Path:

@@ -11,6 +11,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, open_dict
 
@@ -104,3 +105,8 @@ def wandb_tags(cfg: DictConfig) -> list[str]:
         if tag[:64] not in tags:  # W&B limits tags to 64 characters
             tags.append(tag[:64])
     return tags
+
+
+def wandb_loggers(trainer) -> list[WandbLogger]:
+    """The trainer's W&B loggers (callbacks log images and tables to these only)."""
+    return [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
