@@ -58,8 +58,9 @@ def check_resume_compatible(ckpt_path: str | os.PathLike, *, model: Mapping[str,
         checkpoint = load_checkpoint_file(ckpt_path, mmap=True, required=("state_dict",))  # metadata only
     except UnreadableCheckpointError as error:
         raise ConfigError(f"cannot resume: {error}\n{_way_on_from(RunLayout(run_dir), Path(ckpt_path))}") from None
-    saved = {"model": checkpoint.get("hyper_parameters", {}).get("model", {}), "data": checkpoint.get("data_config", {})}
-    current = {"model": model, "data": data or {}}
+    saved_model = checkpoint.get("hyper_parameters", {}).get("model", {})
+    saved = {"model": _with_defaults(saved_model), "data": checkpoint.get("data_config", {})}
+    current = {"model": _with_defaults(model), "data": data or {}}
     differences = [
         f"{section}.{key}: {saved[section].get(key)!r} in the checkpoint, {current[section].get(key)!r} now"
         for section in ("model", "data")
@@ -72,6 +73,18 @@ def check_resume_compatible(ckpt_path: str | os.PathLike, *, model: Mapping[str,
             + "\n  ".join(differences)
             + "\nResume with the original settings, or start a new run (ckpt_path=null or a new hydra.run.dir)."
         )
+
+
+def _with_defaults(model: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Every field of the model's settings, defaults filled in, so that a checkpoint that stored only the
+    keys its config file spelled compares equal to the same settings spelled in full."""
+    from transformer_lab.model.config import TransformerConfig
+    from transformer_lab.training.config import as_plain_dict
+
+    try:
+        return as_plain_dict(TransformerConfig.from_mapping(model))
+    except (TypeError, ValueError):  # settings of another version: compare them as stored
+        return model
 
 
 def newest_resumable_checkpoint(layout: RunLayout, excluding: Path | None = None) -> tuple[int, Path] | None:
