@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from training_helpers import TINY, offline_runs, read_wandb_offline_run, run_cli
 
@@ -12,6 +13,9 @@ from training_helpers import TINY, offline_runs, read_wandb_offline_run, run_cli
 # The 2-process DDP run's dev scoring: tests/training/test_ddp_launchers.py, on its plain-node run.
 
 
+# Slow: CI makes the same checks (one finished W&B run per job, distinct ids, the group, exit code 0) on the 3-job
+# sweep of tests/report/test_report_sweeps.py::test_three_row_sweep_gives_three_runs_one_wandb_group_and_a_...
+@pytest.mark.slow
 def test_multirun_gives_one_finished_wandb_run_per_job(tmp_path):
     run_cli("transformer_lab.train", "-m", *TINY, "trainer.max_steps=4", "trainer.val_check_interval=4",
             "test=false", "model.dropout=0.0,0.2", f"hydra.sweep.dir={tmp_path}", "group=sweep-test")
