@@ -8,16 +8,24 @@ from typing import Any
 
 import torch
 
+from transformer_lab.data.tokenizer import Tokenizer
 from transformer_lab.training.checkpoint_io import CheckpointError, load_checkpoint_file
+from transformer_lab.training.config import ModuleSettings, SearchConfig
 from transformer_lab.training.module import TranslationModule
+from transformer_lab.training.run_context import RunContext, SplitTexts
 
 
 class CheckpointContentError(CheckpointError):
     pass
 
 
-def module_from_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> tuple[TranslationModule, dict]:
-    """Loads with `weights_only=True` and builds the module from the plain hyperparameters stored inside.
+def module_from_checkpoint(
+    path: str | os.PathLike, map_location: Any = "cpu", *, search: SearchConfig | None = None,
+    split_texts: SplitTexts | None = None,
+) -> tuple[TranslationModule, dict]:
+    """Loads with `weights_only=True` and builds the module from the plain settings, tokenizer and data
+    settings stored inside. `search`: decode validation and test with it instead of the stored settings;
+    `split_texts`: the splits to evaluate on (a datamodule's `split_texts`), None to translate only.
 
     No `_target_` or other code reference is ever read from a checkpoint: the module class is fixed here.
     """
@@ -29,10 +37,16 @@ def module_from_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -
                 f"{path}: `{section}` names a `_target_`; code references are only taken from the project's "
                 "config tree and your own overrides, never from checkpoints. Refusing to load it."
             )
-    module = TranslationModule(**{k: hparams.get(k) for k in ("model", "optim", "loss", "decoding", "nonfinite")})
+    if "tokenizer_json" not in checkpoint:
+        raise CheckpointContentError(f"{path} carries no tokenizer (`tokenizer_json`): it was not written by "
+                                     "transformer_lab.train")
+    settings = ModuleSettings.from_plain(hparams)
+    if search is not None:
+        settings = settings.with_search(search)
+    tokenizer = Tokenizer.from_json(checkpoint["tokenizer_json"])
+    context = RunContext(tokenizer=tokenizer, split_texts=split_texts, data_config=checkpoint.get("data_config"))
+    module = TranslationModule(settings, context)
     module.load_state_dict(checkpoint["state_dict"])
-    module.on_load_checkpoint(checkpoint)
-    module._pending_rng_state = None  # not training
     module.eval()
     return module, checkpoint
 

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from transformer_lab.config_dir import CONFIG_DIR
+
+if TYPE_CHECKING:
+    from transformer_lab.model.config import TransformerConfig
 
 
 USAGE = """usage: python -m transformer_lab.describe [--json] [OVERRIDE ...]
@@ -45,16 +48,18 @@ def _select(cfg: DictConfig, key: str, default: Any = None) -> Any:
 
 
 def resolve_vocab_size(cfg: DictConfig) -> int:
-    vocab = _select(cfg, "model.vocab_size") or _select(cfg, "data.vocab_size")
+    from transformer_lab.training.preflight import planned_vocab_size
+
+    vocab = planned_vocab_size(cfg)
     if vocab is None:
         raise ValueError(
             "no vocabulary size: model.vocab_size is null and the data config has no vocab_size; "
             "give one, e.g. model.vocab_size=37000"
         )
-    return int(vocab)
+    return vocab
 
 
-def count_parameters(model_cfg: dict[str, Any]) -> dict[str, int]:
+def count_parameters(model_cfg: TransformerConfig | dict[str, Any]) -> dict[str, int]:
     """Parameter counts of the Transformer `model_cfg` describes, built on the meta device (no memory)."""
     import torch
 
@@ -81,14 +86,13 @@ def _devices(trainer: dict[str, Any]) -> tuple[int, str]:
 
 def describe(cfg: DictConfig) -> dict[str, Any]:
     """Everything `describe` prints, as plain data."""
-    from transformer_lab.model.config import TransformerConfig
     from transformer_lab.report.paper import TABLE3
+    from transformer_lab.special_tokens import PAD_ID
     from transformer_lab.training.cadence import val_check_interval_in_batches
+    from transformer_lab.training.preflight import module_settings
 
-    model_cfg = _select(cfg, "model")
-    model_cfg["vocab_size"] = model_cfg.get("vocab_size") or resolve_vocab_size(cfg)
-    resolved = TransformerConfig.from_mapping(model_cfg).validate()
-    counts = count_parameters(model_cfg)
+    resolved = module_settings(cfg, vocab_size=resolve_vocab_size(cfg), pad_id=PAD_ID).model
+    counts = count_parameters(resolved)
 
     trainer = {k: _select(cfg, f"trainer.{k}") for k in ("accelerator", "devices", "num_nodes",
                                                            "accumulate_grad_batches", "max_steps",

@@ -24,28 +24,30 @@ def _search(cfg: DictConfig):
     return dataclass_from_mapping(SearchConfig, OmegaConf.to_container(cfg.search, resolve=True), "search")
 
 
-def _translate_split(cfg: DictConfig, module) -> tuple[list[str], list[str]]:
-    """(hypotheses, references) of the checkpoint's own `valid` or `test` split, through the data module."""
+def _translate_split(cfg: DictConfig) -> tuple[list[str], list[str], dict]:
+    """(hypotheses, references, checkpoint) of the checkpoint's own `valid` or `test` split, through the data
+    module the checkpoint's data settings describe."""
     from hydra.utils import instantiate
 
+    from transformer_lab.checkpoints import module_from_checkpoint
     from transformer_lab.data.datamodule import TranslationDataModule
+    from transformer_lab.training.checkpoint_io import load_checkpoint_file
     from transformer_lab.training.console import progress_bar_callbacks
 
     if cfg.split not in ("valid", "test"):
         raise ValueError(f"split must be 'valid' or 'test', got {cfg.split!r}")
-    if module.data_config is None:
+    stored = load_checkpoint_file(cfg.ckpt, mmap=True)  # the data settings and tokenizer only
+    if stored.get("data_config") is None:
         raise ValueError(f"{cfg.ckpt} carries no data settings; it was not written by transformer_lab.train")
-    data_config = {**module.data_config, **OmegaConf.to_container(cfg.data_overrides, resolve=True)}
+    data_config = {**stored["data_config"], **OmegaConf.to_container(cfg.data_overrides, resolve=True)}
     datamodule = TranslationDataModule(**data_config)
     datamodule.prepare_data()
-    if module.tokenizer is not None and datamodule.tokenizer.to_json() != module.tokenizer.to_json():
+    if stored.get("tokenizer_json") not in (None, datamodule.tokenizer.to_json()):
         raise ValueError(
             "the data's tokenizer differs from the one the checkpoint was trained with; "
             "check data_overrides (vocabulary size, corpus) against the training run"
         )
-    search = _search(cfg)
-    if search is not None:
-        module.decoding_config.val = module.decoding_config.test = search
+    module, checkpoint = module_from_checkpoint(cfg.ckpt, search=_search(cfg), split_texts=datamodule.split_texts)
 
     output_dir = Path(cfg.paths.output_dir)
     trainer = instantiate(cfg.trainer, logger=False, callbacks=progress_bar_callbacks(cfg.trainer, []),
@@ -55,7 +57,7 @@ def _translate_split(cfg: DictConfig, module) -> tuple[list[str], list[str]]:
         trainer.validate(module, datamodule=datamodule)
     else:
         trainer.test(module, datamodule=datamodule)
-    return module.translations[cfg.split], datamodule.split_texts(cfg.split)[1]
+    return module.translations[cfg.split], datamodule.split_texts(cfg.split)[1], checkpoint
 
 
 def _translate_test_files(cfg: DictConfig, module) -> tuple[list[str], list[str], str]:
@@ -69,7 +71,7 @@ def _translate_test_files(cfg: DictConfig, module) -> tuple[list[str], list[str]
     sources, references = read_test_set(cfg.get("src"), cfg.get("ref"),
                                         cfg.get("src_lang") or languages.get("src_lang"),
                                         cfg.get("tgt_lang") or languages.get("tgt_lang"))
-    search = _search(cfg) or module.decoding_config.test
+    search = module.decoding_config.test  # the `search=` override, if any, is already in the settings
     wants_gpu = cfg.trainer.get("accelerator") in ("gpu", "cuda", "auto")
     device = "cuda" if wants_gpu and torch.cuda.is_available() else "cpu"
     hypotheses = translate_lines(module, sources, search, int(cfg.get("max_tokens") or 4096), device)
@@ -82,12 +84,12 @@ def evaluate(cfg: DictConfig) -> dict:
     from transformer_lab.checkpoints import module_from_checkpoint
     from transformer_lab.training.metrics import paper_style_bleu
 
-    module, checkpoint = module_from_checkpoint(cfg.ckpt)
     on_files = cfg.get("src") is not None or cfg.get("ref") is not None
     if on_files:
+        module, checkpoint = module_from_checkpoint(cfg.ckpt, search=_search(cfg))
         hypotheses, references, name = _translate_test_files(cfg, module)
     else:
-        hypotheses, references = _translate_split(cfg, module)
+        hypotheses, references, checkpoint = _translate_split(cfg)
         name = cfg.split
     bleu = sacrebleu.metrics.BLEU()
     bleu_score = bleu.corpus_score(hypotheses, [references])

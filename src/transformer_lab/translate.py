@@ -27,8 +27,9 @@ import torch
 
 from transformer_lab.data.batching import EvalBatchSampler
 from transformer_lab.data.cleaning import normalize_whitespace
-from transformer_lab.model.search import max_output_lengths
-from transformer_lab.special_tokens import EOS_ID, PAD_ID
+from transformer_lab.data.encoding import append_eos_and_pad
+from transformer_lab.model.search_state import max_output_lengths
+from transformer_lab.special_tokens import PAD_ID
 
 
 @dataclass
@@ -68,34 +69,33 @@ class LineTranslator:
     """Translates lists of text lines with a TranslationModule; a line the model cannot take is reported
     through `warn(line_number, reason)` and gets no hypotheses."""
 
-    def __init__(self, module, search, n_best: int = 1, max_tokens: int = 4096, device: str = "cpu",
+    def __init__(self, module, search, *, n_best: int = 1, max_tokens: int = 4096, device: str = "cpu",
                  precision: str = "fp32", warn: Callable[[int, str], None] | None = None) -> None:
         self.module, self.search, self.n_best, self.max_tokens = module.to(device).eval(), search, n_best, max_tokens
-        self.device, self.tokenizer = torch.device(device), module.get_tokenizer()
+        self.device, self.tokenizer = torch.device(device), module.tokenizer
         self.bf16 = precision == "bf16"
         self.warn = warn or (lambda number, reason: print(f"warning: line {number}: {reason}", file=sys.stderr))
 
     def translate(self, lines: list[str], first_line_number: int = 1) -> list[list[Hypothesis]]:
         """Hypotheses (best first, up to n_best) for each line; [] for an empty or skipped line."""
-        encoded = [self.tokenizer.encode(text) + [EOS_ID] if (text := normalize_whitespace(line)) else []
-                   for line in lines]
+        pieces = [self.tokenizer.encode(text) if (text := normalize_whitespace(line)) else None for line in lines]
         results: list[list[Hypothesis]] = [[] for _ in lines]
         todo = []
-        for i, ids in enumerate(encoded):
-            problem = self.length_problem(len(ids)) if ids else None
+        for i, ids in enumerate(pieces):
+            problem = self.length_problem(len(ids) + 1) if ids is not None else None  # + 1: the source's eos
             if problem:
                 self.warn(first_line_number + i, problem + "; its output line is left empty")
-            elif ids:
+            elif ids is not None:
                 todo.append(i)
-        lengths = np.array([len(encoded[i]) for i in todo])
+        lengths = np.array([len(pieces[i]) + 1 for i in todo])
         # the evaluation sampler: length-sorted, padded batches of at most max_tokens (a long line alone)
         for batch in EvalBatchSampler(lengths, lengths, self.max_tokens):
             indices = [todo[j] for j in batch]
             try:
-                hypotheses = self._search([encoded[i] for i in indices])
+                hypotheses = self._search([pieces[i] for i in indices])
             except (ValueError, torch.cuda.OutOfMemoryError) as error:
                 if len(indices) > 1:  # find the line(s) at fault: one at a time
-                    hypotheses = [self._search_alone(encoded[i], first_line_number + i) for i in indices]
+                    hypotheses = [self._search_alone(pieces[i], first_line_number + i) for i in indices]
                 else:
                     self.warn(first_line_number + indices[0], f"{error}; its output line is left empty")
                     hypotheses = [[]]
@@ -113,24 +113,23 @@ class LineTranslator:
         if n_tokens > limit:
             return (f"{n_tokens} tokens (eos included), more than the {limit} positions of the model's learned "
                     "position table (model.positional.max_len)")
-        n_out = int(max_output_lengths(torch.tensor([[1] * n_tokens]), PAD_ID, search.max_len_a, search.max_len_b))
+        n_out = int(max_output_lengths(torch.tensor([[1] * n_tokens]), pad_id=PAD_ID, max_len_a=search.max_len_a,
+                                       max_len_b=search.max_len_b))
         if n_out > limit:
             return (f"its maximum output length {n_out} (--max-len-a {search.max_len_a} x {n_tokens} tokens + "
                     f"--max-len-b {search.max_len_b}) exceeds the {limit} positions of the model's learned "
                     "position table; lower --max-len-a/--max-len-b")
         return None
 
-    def _search_alone(self, ids: list[int], line_number: int) -> list[Hypothesis]:
+    def _search_alone(self, pieces: list[int], line_number: int) -> list[Hypothesis]:
         try:
-            return self._search([ids])[0]
+            return self._search([pieces])[0]
         except (ValueError, torch.cuda.OutOfMemoryError) as error:
             self.warn(line_number, f"{error}; its output line is left empty")
             return []
 
-    def _search(self, sources: list[list[int]]) -> list[list[Hypothesis]]:
-        src = torch.full((len(sources), max(map(len, sources))), PAD_ID, dtype=torch.long)
-        for row, ids in enumerate(sources):
-            src[row, : len(ids)] = torch.tensor(ids)
+    def _search(self, pieces: list[list[int]]) -> list[list[Hypothesis]]:
+        src = append_eos_and_pad(pieces)  # (B, S)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
         with autocast:
             out = self.module.search(src.to(self.device), self.search, n_best=self.n_best)
@@ -150,7 +149,7 @@ def translate_lines(module, lines: Iterable[str], search, max_tokens: int = 4096
     return [hyps[0].text if hyps else "" for hyps in results]
 
 
-def format_results(results: list[list[Hypothesis]], first_line_number: int, n_best: int, scores: bool) -> str:
+def format_results(results: list[list[Hypothesis]], *, first_line_number: int, n_best: int, scores: bool) -> str:
     """Output text: one line per input line, or with n_best > 1 n_best rows per input line."""
     out = []
     for number, hyps in enumerate(results, start=first_line_number):
@@ -228,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             if not chunk:
                 break
             results = translator.translate(chunk, next_line)
-            sys.stdout.write(format_results(results, next_line, args.nbest, args.scores))
+            output = format_results(results, first_line_number=next_line, n_best=args.nbest, scores=args.scores)
+            sys.stdout.write(output)
             sys.stdout.flush()
             next_line += len(chunk)
     if next_line == 1:

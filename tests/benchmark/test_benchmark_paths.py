@@ -51,7 +51,8 @@ def test_explicit_attention_equals_sdpa(monkeypatch, causal, shape):
     outs = {}
     for explicit in (True, False):
         monkeypatch.setattr(attention_module, "explicit_is_faster", lambda q, k, e=explicit: e)
-        outs[explicit], _ = attention_module.attend(q, k, v, mask, causal and Tq > 1, None, 0.0, False)
+        outs[explicit], _ = attention_module.attend(q, k, v, mask=mask, causal=causal and Tq > 1, bias=None,
+                                                    dropout_p=0.0, need_weights=False)
     torch.testing.assert_close(outs[True], outs[False], atol=1e-6, rtol=1e-5)
 
 

@@ -22,16 +22,17 @@ def random_checkpoint(tiny_checkpoint: Path, path: Path) -> Path:
     """Random weights, LayerNorm parameters and biases included, for the tiny run's tokenizer: unlike a
     10-update model (whose outputs barely depend on its input yet), every weight shows in the logits."""
     from transformer_lab.checkpoints import module_from_checkpoint
+    from transformer_lab.training.config import ModuleSettings
     from transformer_lab.training.module import TranslationModule
 
     tiny, _ = module_from_checkpoint(tiny_checkpoint)
     torch.manual_seed(0)
-    module = TranslationModule(model=dict(vocab_size=tiny.tokenizer.vocab_size, n_encoder_layers=2, n_decoder_layers=3,
-                                          d_model=32, d_ff=64, n_heads=4, dropout=0.0))
+    model = dict(vocab_size=tiny.tokenizer.vocab_size, n_encoder_layers=2, n_decoder_layers=3, d_model=32, d_ff=64,
+                 n_heads=4, dropout=0.0)
+    module = TranslationModule(ModuleSettings.from_plain({"model": model}), tiny.context)
     with torch.no_grad():
         for name, parameter in module.model.named_parameters():
             if "norm" in name or "bias" in name:
                 parameter.add_(torch.randn_like(parameter) * 0.5)
-    module.tokenizer, module.data_config = tiny.tokenizer, tiny.data_config
     save_module_checkpoint(module, path)
     return path

@@ -130,13 +130,15 @@ REFUSED = {
 @pytest.mark.parametrize("setting", list(REFUSED))
 def test_unexportable_variants_are_refused_naming_the_setting_before_writing(setting, tmp_path):
     from transformer_lab.data.tokenizer import Tokenizer
+    from transformer_lab.training.config import ModuleSettings
     from transformer_lab.training.module import TranslationModule
+    from transformer_lab.training.run_context import RunContext
 
     cfg = dict(vocab_size=40, n_layers=1, d_model=16, d_ff=32, n_heads=4, **REFUSED[setting])
     with pytest.raises(UnexportableModelError, match=rf"{re.escape(setting)}.*exportable: post-norm"):
         check_exportable(TransformerConfig.from_mapping(cfg).validate())
-    module = TranslationModule(model=cfg)
-    module.tokenizer = Tokenizer.train(["a b c d"] * 5, vocab_size=40)
+    tokenizer = Tokenizer.train(["a b c d"] * 5, vocab_size=40)
+    module = TranslationModule(ModuleSettings.from_plain({"model": cfg}), RunContext(tokenizer=tokenizer))
     with pytest.raises(UnexportableModelError, match=re.escape(setting)):
         export_hf(module, tmp_path / "out")
     assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []

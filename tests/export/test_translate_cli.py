@@ -28,16 +28,18 @@ SEARCH = ["--max-len-a", "0", "--max-len-b", "6"]
 def learned_checkpoint(tmp_path_factory) -> Path:
     """Random weights (outputs differ from line to line), learned positions with 16 rows."""
     from transformer_lab.data.tokenizer import Tokenizer
+    from transformer_lab.training.config import ModuleSettings
     from transformer_lab.training.module import TranslationModule
+    from transformer_lab.training.run_context import RunContext
 
     tokenizer = Tokenizer.train([" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))] * 3, vocab_size=400)
     torch.manual_seed(0)
-    module = TranslationModule(model=dict(vocab_size=tokenizer.vocab_size, n_layers=1, d_model=32, d_ff=64,
-                                          n_heads=4, dropout=0.0, positional={"name": "learned", "max_len": MAX_LEN}))
+    model = dict(vocab_size=tokenizer.vocab_size, n_layers=1, d_model=32, d_ff=64, n_heads=4, dropout=0.0,
+                 positional={"name": "learned", "max_len": MAX_LEN})
+    module = TranslationModule(ModuleSettings.from_plain({"model": model}), RunContext(tokenizer=tokenizer))
     with torch.no_grad():  # a louder source: outputs that differ from line to line
         for layer in module.model.decoder.layers:
             layer.cross_attn.out.weight.mul_(4.0)
-    module.tokenizer, module.data_config = tokenizer, None
     return save_module_checkpoint(module, tmp_path_factory.mktemp("learned") / "learned.ckpt")
 
 

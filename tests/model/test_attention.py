@@ -18,8 +18,8 @@ def test_weights_path_equals_fused_path_in_every_mode():
     pad = padding_mask(torch.tensor([[5, 6, 7, 0, 0], [5, 6, 7, 8, 9]]), pad_id=0)
     bias = ALiBiPositional(3).attention_bias(5, 5, 0, torch.device("cpu"))
     for mask, causal, b in [(None, True, None), (pad, False, None), (pad, False, bias), (None, True, bias)]:
-        fast, none = attend(q, k, v, mask, causal, b, 0.0, need_weights=False)
-        slow, probs = attend(q, k, v, mask, causal, b, 0.0, need_weights=True)
+        fast, none = attend(q, k, v, mask=mask, causal=causal, bias=b, dropout_p=0.0, need_weights=False)
+        slow, probs = attend(q, k, v, mask=mask, causal=causal, bias=b, dropout_p=0.0, need_weights=True)
         assert none is None and probs.shape == (2, 3, 5, 5)
         torch.testing.assert_close(fast, slow, atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(probs.sum(-1), torch.ones(2, 3, 5))
@@ -54,3 +54,16 @@ def test_model_attention_maps_equal_fused_forward(norm, scheme):
     assert maps.decoder_self[0].shape == (2, 4, 4, 4)
     assert maps.cross[1].shape == (2, 4, 4, 6)
     assert maps.cross[0][1, :, :, 4:].abs().max() == 0  # the short source's padding gets no attention
+
+
+def test_written_out_path_takes_a_float32_softmax_under_cpu_bf16_autocast():
+    """CPU autocast leaves softmax in bf16 (CUDA's runs it in float32); the written-out path must not: bf16
+    probabilities keep 8 significant bits, and that cost the default job test BLEU when it trained in bf16."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 7, 8, generator=g) for _ in range(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, probs = attend(q, k, v, mask=None, causal=False, bias=None, dropout_p=0.0, need_weights=True)
+    assert probs.dtype == torch.float32
+    scores = (q.bfloat16() @ k.bfloat16().transpose(-2, -1)) * 8**-0.5  # the bf16 scores autocast makes
+    torch.testing.assert_close(probs, scores.double().softmax(-1).float(), rtol=1e-5, atol=1e-6)
+    assert out.dtype == torch.bfloat16  # the products stay in autocast's dtype

@@ -1,5 +1,6 @@
 """Greedy and beam search: beam 1 = greedy, a wide beam = exhaustive search, batching, length limits."""
 
+import inspect
 import itertools
 
 import pytest
@@ -165,3 +166,13 @@ def test_output_respects_per_sentence_max_length_and_format(search):
     hyps = [strip(r) for r in out.tokens]
     assert [len(h) for h in hyps] == [3, 6]
     assert all(h[-1] == EOS_ID and EOS_ID not in h[:-1] and BOS_ID not in h for h in hyps)
+
+
+def test_both_searches_take_the_same_keyword_only_settings_in_the_same_order():
+    greedy = list(inspect.signature(greedy_search).parameters.values())
+    beam = list(inspect.signature(beam_search).parameters.values())
+    assert [p.name for p in greedy[:2]] == [p.name for p in beam[:2]] == ["model", "src"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in greedy[2:] + beam[2:])  # no swappable positions
+    shared = [(p.name, p.default) for p in greedy[2:]]
+    assert [(p.name, p.default) for p in beam[2 : 2 + len(shared)]] == shared
+    assert [p.name for p in beam[2 + len(shared) :]] == ["beam_size", "n_best"]

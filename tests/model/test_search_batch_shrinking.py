@@ -9,7 +9,8 @@ import torch
 
 from test_search import peaky_model, strip
 from transformer_lab.model import Transformer, beam_search, greedy_search
-from transformer_lab.model.search import length_penalty, max_output_lengths
+from transformer_lab.model.search import length_penalty
+from transformer_lab.model.search_state import max_output_lengths
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 
 NEG_INF = float("-inf")
@@ -86,7 +87,7 @@ def test_beam_search_equals_plain_beam_search(seed, lengths, beam):
 def check_beam_against_plain(seed: int, lengths: list[int], beam: int) -> set[int]:
     """Asserts equality (n-best included); returns the set of output lengths."""
     model, src = peaky_model(seed, vocab_size=VOCAB), source_batch(lengths, seed=seed)
-    max_lens = max_output_lengths(src, PAD_ID, 1.0, 2).tolist()
+    max_lens = max_output_lengths(src, pad_id=PAD_ID, max_len_a=1.0, max_len_b=2).tolist()
     n_best = beam
     out = beam_search(model, src, beam_size=beam, alpha=0.6, max_len_a=1.0, max_len_b=2, n_best=n_best)
     steps = set()
@@ -111,7 +112,7 @@ def test_the_cases_have_sentences_leaving_at_different_steps():
 @pytest.mark.parametrize("seed,lengths", CASES)
 def test_beam_search_with_min_len_equals_plain(seed, lengths):
     model, src = peaky_model(seed, vocab_size=VOCAB), source_batch(lengths, seed=seed)
-    max_lens = max_output_lengths(src, PAD_ID, 1.0, 3).tolist()
+    max_lens = max_output_lengths(src, pad_id=PAD_ID, max_len_a=1.0, max_len_b=3).tolist()
     out = beam_search(model, src, beam_size=2, max_len_a=1.0, max_len_b=3, min_len=3)
     for b in range(len(lengths)):
         tokens, score, _ = plain_beam(model, src[b, : lengths[b] + 1], 2, 0.6, max_lens[b], 3)
@@ -123,7 +124,7 @@ def test_beam_search_with_min_len_equals_plain(seed, lengths):
 @pytest.mark.parametrize("min_len", [0, 2])
 def test_greedy_search_equals_plain_greedy(seed, lengths, min_len):
     model, src = peaky_model(seed, vocab_size=VOCAB), source_batch(lengths, seed=seed)
-    max_lens = max_output_lengths(src, PAD_ID, 1.0, 2).tolist()
+    max_lens = max_output_lengths(src, pad_id=PAD_ID, max_len_a=1.0, max_len_b=2).tolist()
     out = greedy_search(model, src, max_len_a=1.0, max_len_b=2, min_len=min_len)
     found = set()
     for b in range(len(lengths)):

@@ -221,24 +221,24 @@ def test_an_empty_evaluation_split_stops_the_run_before_training_naming_its_file
 def test_every_section_checks_types_and_ranges_naming_the_key(override, key):
     from hydra import compose, initialize_config_dir
 
-    from transformer_lab.sweeps import validate_job_config
+    from transformer_lab.training.preflight import check_job_config
     from transformer_lab.training.config import ConfigError
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[override])
     with pytest.raises(ConfigError, match="^" + key.replace("[", r"\[").replace("]", r"\]").replace(".", r"\."
                                                             ).replace("(", r"\(") + " is not valid: it must be"):
-        validate_job_config(cfg)
+        check_job_config(cfg, multirun=False)
 
 
 def test_the_default_configs_pass_the_value_checks():
     from hydra import compose, initialize_config_dir
 
-    from transformer_lab.sweeps import validate_job_config
+    from transformer_lab.training.preflight import check_job_config
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         for overrides in ([], ["debug=tiny"], ["trainer=ddp_cpu"], ["trainer=gpu"], ["experiment=paper/base_en_de"]):
-            validate_job_config(compose(config_name="train", overrides=overrides))
+            check_job_config(compose(config_name="train", overrides=overrides), multirun=False)
 
 
 def test_a_bad_value_stops_a_run_before_anything_with_the_key(tmp_path):

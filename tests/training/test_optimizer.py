@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from transformer_lab.data.tokenizer import Tokenizer
+from transformer_lab.training.config import ModuleSettings
 from transformer_lab.training.module import TranslationModule
+from transformer_lab.training.run_context import RunContext
 
 MODEL = dict(vocab_size=30, n_layers=1, d_model=16, d_ff=32, n_heads=2)
 OPTIM = dict(warmup_steps=4, lr_scale=1.0, betas=[0.9, 0.98], eps=1e-9, weight_decay=0.0)
@@ -12,7 +15,8 @@ OPTIM = dict(warmup_steps=4, lr_scale=1.0, betas=[0.9, 0.98], eps=1e-9, weight_d
 
 def test_fused_adam_updates_like_the_plain_per_tensor_adam():
     torch.manual_seed(0)
-    module = TranslationModule(model=MODEL, optim=OPTIM)
+    context = RunContext(tokenizer=Tokenizer.train(["a b c d"] * 5, vocab_size=30))
+    module = TranslationModule(ModuleSettings.from_plain({"model": MODEL, "optim": OPTIM}), context)
     fused = module.configure_optimizers()["optimizer"]
     assert fused.defaults["fused"] is True
     plain_params = [p.detach().clone().requires_grad_() for p in module.parameters()]

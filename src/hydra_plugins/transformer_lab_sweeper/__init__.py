@@ -1,7 +1,7 @@
 """Hydra sweeper plugin: the basic sweeper, validating every job's configuration before launching any.
 
 Hydra only loads sweepers from the `hydra_plugins` namespace package; the checks live in
-`transformer_lab.sweeps`.
+`transformer_lab.training.preflight` (no Lightning import).
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ class ValidatingSweeper(BasicSweeper):
 
     def validate_batch_is_legal(self, batch) -> None:
         super().validate_batch_is_legal(batch)  # Hydra's own check: every job composes
-        from transformer_lab.sweeps import SweepConfigError, validate_job_config
-        from transformer_lab.training.app import refuse_multirun_with_spawning_ddp
+        from transformer_lab.training.preflight import SweepConfigError, check_job_config
 
         assert self.hydra_context is not None and self.config is not None
         local_launcher = str(self.config.hydra.launcher.get("_target_", "")).endswith("BasicLauncher")
@@ -30,9 +29,8 @@ class ValidatingSweeper(BasicSweeper):
                 job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
                 with open_dict(job_cfg):
                     del job_cfg["hydra"]  # job checks never need Hydra's runtime settings
-                validate_job_config(job_cfg)
-                if local_launcher:  # SLURM/submitit start every rank themselves: only local sweeps are refused
-                    refuse_multirun_with_spawning_ddp(job_cfg, multirun=True)
+                # multirun + DDP is refused under the local launcher only: SLURM/submitit start every rank themselves
+                check_job_config(job_cfg, multirun=local_launcher)
             except Exception as error:  # noqa: BLE001 - report every bad job, then stop
                 errors.append(f"job ({' '.join(overrides)}): {error}")
         if errors:

@@ -16,22 +16,7 @@ from typing import Any
 
 import torch
 
-from transformer_lab.special_tokens import EOS_ID, PAD_ID
-
-
-def encode_batches(tokenizer, sources: list[str], sentences: int) -> list[tuple[list[int], torch.Tensor]]:
-    """[(indices, src (B, S) padded ids + eos)], sorted by length so that batches carry little padding."""
-    ids = [tokenizer.encode(s) + [EOS_ID] for s in sources]
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    batches = []
-    for start in range(0, len(order), sentences):
-        chunk = order[start : start + sentences]
-        S = max(len(ids[i]) for i in chunk)
-        src = torch.full((len(chunk), S), PAD_ID, dtype=torch.long)
-        for row, i in enumerate(chunk):
-            src[row, : len(ids[i])] = torch.tensor(ids[i])
-        batches.append((chunk, src))
-    return batches
+from transformer_lab.data.encoding import length_sorted_batches
 
 
 def translate(model, tokenizer, batches, search, precision: str) -> tuple[list[str], float]:
@@ -62,7 +47,7 @@ def run(checkpoint: str, split: str, sentences: int, limit: int | None) -> dict[
     sources, references = datamodule.split_texts(split)
     if limit:
         sources, references = sources[:limit], references[:limit]
-    batches = encode_batches(tokenizer, sources, sentences)
+    batches = length_sorted_batches(tokenizer, sources, sentences)
     search = module.decoding_config.test
     result: dict[str, Any] = {"checkpoint": str(checkpoint), "split": split, "sentences": len(sources),
                               "beam": search.beam_size, "global_step": ckpt.get("global_step")}

@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from transformer_lab.benchmark.bf16_bleu import encode_batches
 from transformer_lab.benchmark.workloads import autocast
+from transformer_lab.data.encoding import length_sorted_batches
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 here, as in the training benchmark
     module, tokenizer, sources, references = load_workload(args)
     model, search = module.model.eval().to(device), module.decoding_config.test
-    batches = [(chunk, src.to(device)) for chunk, src in encode_batches(tokenizer, sources, args.sentences)]
+    batches = [(chunk, src.to(device)) for chunk, src in length_sorted_batches(tokenizer, sources, args.sentences)]
     K, alpha, a, b = search.beam_size, search.alpha, search.max_len_a, search.max_len_b
 
     def ours(src: torch.Tensor) -> list[list[int]]:

@@ -8,9 +8,12 @@ from transformer_lab.data.batching import EvalBatchSampler, TokenBucketBatchSamp
 from transformer_lab.data.builtin import BuiltinCorpus, copy_baseline_bleu
 from transformer_lab.data.cache import DataSettings, prepare
 from transformer_lab.data.cleaning import CleaningReport, normalize_whitespace
-from transformer_lab.data.corpora import Corpus, FilesCorpus, ParallelTextCorpus, build_corpus
+from transformer_lab.data.corpora import Corpus
+from transformer_lab.data.corpus_factory import build_corpus
+from transformer_lab.data.file_corpora import FilesCorpus, ParallelTextCorpus
 from transformer_lab.data.datamodule import TranslationDataModule
-from transformer_lab.data.dataset import TranslationDataset, make_batch
+from transformer_lab.data.dataset import TranslationDataset
+from transformer_lab.data.encoding import encode_sources, length_sorted_batches, make_batch
 from transformer_lab.data.errors import DataError
 from transformer_lab.data.textio import read_lines
 from transformer_lab.data.tokenizer import Tokenizer
@@ -19,6 +22,6 @@ from transformer_lab.data.wmt_formats import read_sgm_pair, read_tsv, read_wmt_x
 __all__ = [
     "BuiltinCorpus", "CleaningReport", "Corpus", "DataError", "DataSettings", "EvalBatchSampler",
     "FilesCorpus", "ParallelTextCorpus", "TokenBucketBatchSampler", "Tokenizer", "TranslationDataModule",
-    "TranslationDataset", "build_corpus", "copy_baseline_bleu", "make_batch", "normalize_whitespace",
-    "prepare", "read_lines", "read_sgm_pair", "read_tsv", "read_wmt_xml",
+    "TranslationDataset", "build_corpus", "copy_baseline_bleu", "encode_sources", "length_sorted_batches",
+    "make_batch", "normalize_whitespace", "prepare", "read_lines", "read_sgm_pair", "read_tsv", "read_wmt_xml",
 ]

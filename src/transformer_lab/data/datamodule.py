@@ -15,7 +15,8 @@ from torch.utils.data import DataLoader
 
 from transformer_lab.data.batching import EvalBatchSampler, TokenBucketBatchSampler
 from transformer_lab.data.cache import DataSettings, load_manifest, prepare
-from transformer_lab.data.corpora import Corpus, build_corpus
+from transformer_lab.data.corpora import Corpus
+from transformer_lab.data.corpus_factory import build_corpus
 from transformer_lab.data.dataset import TranslationDataset
 from transformer_lab.data.errors import DataError
 from transformer_lab.data.tokenizer import Tokenizer
@@ -59,7 +60,7 @@ class TranslationDataModule(L.LightningDataModule):
     the line number in the file, 0-based; for train: the position after cleaning and filtering).
 
     Args:
-        corpus: `builtin` | `parallel_text` | a mapping `{kind: ..., ...}` (see `corpora.py`).
+        corpus: `builtin` | `parallel_text` | a mapping `{kind: ..., ...}` (see `corpus_factory.py`).
         dir, src_lang, tgt_lang: for `parallel_text`: DIR/{train,valid,test}.{src_lang,tgt_lang}.
         vocab_size: joint BPE vocabulary size, special tokens included.
         min_frequency: minimum pair count for a BPE merge.

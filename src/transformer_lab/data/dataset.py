@@ -3,7 +3,7 @@
 Layout inside a prepared cache directory (see `cache.py`):
     {split}.{side}.tokens.npy   int32 (N_tokens,)   pieces of every sentence, concatenated
     {split}.{side}.offsets.npy  int64 (N + 1,)      sentence i is tokens[offsets[i]:offsets[i+1]]
-with side in {src, tgt}. Special tokens are not stored; `make_batch` adds eos/bos per the contract.
+with side in {src, tgt}. Special tokens are not stored; `encoding.make_batch` adds eos/bos per the contract.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
+from transformer_lab.data.encoding import make_batch
 
 SIDES = ("src", "tgt")
 
@@ -82,29 +82,6 @@ class SplitWriter:
             appender.close()
 
 
-def make_batch(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], indices: Sequence[int]) -> dict[str, torch.Tensor]:
-    """The contract's batch: src = pieces+eos, tgt_in = bos+pieces, tgt_out = pieces+eos, right-padded."""
-    batch_size = len(sources)
-    src_len = max(len(s) for s in sources) + 1
-    tgt_len = max(len(t) for t in targets) + 1
-    src = np.full((batch_size, src_len), PAD_ID, dtype=np.int64)  # (B, S)
-    tgt_in = np.full((batch_size, tgt_len), PAD_ID, dtype=np.int64)  # (B, T)
-    tgt_out = np.full((batch_size, tgt_len), PAD_ID, dtype=np.int64)  # (B, T)
-    for row, (s, t) in enumerate(zip(sources, targets)):
-        src[row, : len(s)] = s
-        src[row, len(s)] = EOS_ID
-        tgt_in[row, 0] = BOS_ID
-        tgt_in[row, 1 : len(t) + 1] = t
-        tgt_out[row, : len(t)] = t
-        tgt_out[row, len(t)] = EOS_ID
-    return {
-        "src": torch.from_numpy(src),
-        "tgt_in": torch.from_numpy(tgt_in),
-        "tgt_out": torch.from_numpy(tgt_out),
-        "index": torch.as_tensor(np.asarray(indices, dtype=np.int64)),
-    }
-
-
 class TranslationDataset(Dataset):
     """One binarized split. `dataset[list_of_indices]` returns a whole batch dict (batched fetching:
     the DataLoader is built with `sampler=<batch sampler>, batch_size=None`).
@@ -153,4 +130,4 @@ class TranslationDataset(Dataset):
         if isinstance(indices, (int, np.integer)):
             indices = [int(indices)]
         pairs = [self.pair(i) for i in indices]
-        return make_batch([p[0] for p in pairs], [p[1] for p in pairs], indices)
+        return make_batch(sources=[p[0] for p in pairs], targets=[p[1] for p in pairs], indices=indices)

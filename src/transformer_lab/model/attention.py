@@ -54,6 +54,7 @@ def attend(
     q: Tensor,
     k: Tensor,
     v: Tensor,
+    *,
     mask: Tensor | None,
     causal: bool,
     bias: Tensor | None,
@@ -86,8 +87,10 @@ def attend(
         scores = scores.masked_fill(~attn_mask, float("-inf"))
     elif attn_mask is not None:
         scores = scores + attn_mask
-    probs = scores.softmax(dim=-1)
-    out = (F.dropout(probs, p=dropout_p) if dropout_p > 0 else probs) @ v  # (B, H, Tq, Dv)
+    # float32 softmax whatever the input: CPU autocast leaves softmax in bf16 (CUDA autocast runs it in float32),
+    # and bf16 probabilities keep only 8 significant bits
+    probs = scores.softmax(dim=-1, dtype=torch.float32)  # (B, H, Tq, Tk)
+    out = (F.dropout(probs, p=dropout_p) if dropout_p > 0 else probs).to(v.dtype) @ v  # (B, H, Tq, Dv)
     return out, (probs if need_weights else None)
 
 
@@ -186,7 +189,7 @@ class LayerCache:
 class SelfAttention(nn.Module):
     """Multi-head self-attention with one fused Q/K/V projection (a single matmul)."""
 
-    def __init__(self, d_model: int, n_heads: int, d_k: int, d_v: int, attention_dropout: float = 0.0) -> None:
+    def __init__(self, *, d_model: int, n_heads: int, d_k: int, d_v: int, attention_dropout: float = 0.0) -> None:
         super().__init__()
         self.n_heads, self.d_k, self.d_v = n_heads, d_k, d_v
         self.qkv = nn.Linear(d_model, n_heads * (2 * d_k + d_v))  # rows: [W^Q; W^K; W^V]
@@ -213,14 +216,14 @@ class SelfAttention(nn.Module):
             k, v = cache.append(k, v)  # (B, H, t+T, Dk|Dv)
         bias = positional.attention_bias(q.size(2), k.size(2), offset, x.device)  # (H, T, t+T) or None
         p = self.attention_dropout if self.training else 0.0
-        y, probs = attend(q, k, v, mask, causal, bias, p, need_weights)
+        y, probs = attend(q, k, v, mask=mask, causal=causal, bias=bias, dropout_p=p, need_weights=need_weights)
         return self.out(merge_heads(y)), probs
 
 
 class CrossAttention(nn.Module):
     """Encoder-decoder attention: queries from the decoder, fused K/V projection of the encoder output."""
 
-    def __init__(self, d_model: int, n_heads: int, d_k: int, d_v: int, attention_dropout: float = 0.0) -> None:
+    def __init__(self, *, d_model: int, n_heads: int, d_k: int, d_v: int, attention_dropout: float = 0.0) -> None:
         super().__init__()
         self.n_heads, self.d_k, self.d_v = n_heads, d_k, d_v
         self.q = nn.Linear(d_model, n_heads * d_k)
@@ -261,7 +264,8 @@ class CrossAttention(nn.Module):
             q = q.view(B, G, H, T, -1).transpose(1, 2).reshape(B, H, G * T, -1)  # (B, H, G*T, Dk)
         # deviation: no positional hook here (see positional.py) -- cross-attention is position-free
         p = self.attention_dropout if self.training else 0.0
-        y, probs = attend(q, k, v, memory_mask, False, None, p, need_weights)  # (B, H, G*T, Dv)
+        y, probs = attend(q, k, v, mask=memory_mask, causal=False, bias=None, dropout_p=p,
+                          need_weights=need_weights)  # (B, H, G*T, Dv)
         if G > 1:
             y = y.view(B, H, G, T, -1).transpose(1, 2).reshape(BG, H, T, -1)  # (B*G, H, T, Dv)
             if probs is not None:

@@ -18,7 +18,7 @@ from torch import nn
 from transformer_lab.model.attention import CrossAttention, SelfAttention
 from transformer_lab.model.config import TransformerConfig
 from transformer_lab.model.layers import DecoderLayer, EncoderLayer, FeedForward, PostNormResidual, PreNormResidual
-from transformer_lab.model.positional import build_positional
+from transformer_lab.model.positional import PositionalScheme, build_positional
 from transformer_lab.model.transformer import Decoder, Encoder, Transformer
 
 
@@ -31,17 +31,23 @@ def build_transformer(cfg: TransformerConfig | Mapping[str, Any]) -> Transformer
     residual = {"post": PostNormResidual, "pre": PreNormResidual}[cfg.norm]
 
     def res() -> nn.Module:
-        return residual(D, cfg.dropout, cfg.layer_norm_eps)
+        return residual(D, dropout=cfg.dropout, eps=cfg.layer_norm_eps)
 
     def final_norm() -> nn.Module:
         # pre-norm leaves the residual stream un-normalized, so each stack ends with a LayerNorm
         return nn.LayerNorm(D, eps=cfg.layer_norm_eps) if cfg.norm == "pre" else nn.Identity()
 
     def self_attn() -> SelfAttention:
-        return SelfAttention(D, H, Dk, Dv, cfg.attention_dropout)
+        return SelfAttention(d_model=D, n_heads=H, d_k=Dk, d_v=Dv, attention_dropout=cfg.attention_dropout)
+
+    def cross_attn() -> CrossAttention:
+        return CrossAttention(d_model=D, n_heads=H, d_k=Dk, d_v=Dv, attention_dropout=cfg.attention_dropout)
+
+    def positional() -> PositionalScheme:  # each stack owns its own (learned tables are not shared)
+        return build_positional(cfg.positional, d_model=D, n_heads=H, head_dim_k=Dk)
 
     def ffn() -> FeedForward:
-        return FeedForward(D, cfg.d_ff, cfg.activation_dropout)
+        return FeedForward(d_model=D, d_ff=cfg.d_ff, activation_dropout=cfg.activation_dropout)
 
     src_embedding = nn.Embedding(cfg.src_vocab, D)
     tgt_embedding = src_embedding if cfg.weight_sharing == "all" else nn.Embedding(cfg.tgt_vocab, D)
@@ -49,16 +55,16 @@ def build_transformer(cfg: TransformerConfig | Mapping[str, Any]) -> Transformer
 
     encoder = Encoder(
         src_embedding,
-        build_positional(cfg.positional, D, H, Dk),
-        [EncoderLayer(self_attn(), ffn(), res(), res()) for _ in range(cfg.encoder_layers)],
+        positional(),
+        [EncoderLayer(self_attn(), ffn(), attn_residual=res(), ff_residual=res()) for _ in range(cfg.encoder_layers)],
         cfg.dropout,
         final_norm(),
     )
     decoder = Decoder(
         tgt_embedding,
-        build_positional(cfg.positional, D, H, Dk),  # each stack owns its own (learned tables are not shared)
+        positional(),
         [
-            DecoderLayer(self_attn(), CrossAttention(D, H, Dk, Dv, cfg.attention_dropout), ffn(), res(), res(), res())
+            DecoderLayer(self_attn(), cross_attn(), ffn(), self_residual=res(), cross_residual=res(), ff_residual=res())
             for _ in range(cfg.decoder_layers)
         ],
         cfg.dropout,

@@ -88,7 +88,7 @@ class TransformerConfig:
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> TransformerConfig:
-        """Build from a plain dict or an OmegaConf DictConfig (Hydra's `cfg.model`); unknown keys raise."""
+        """Build from a mapping (the plain `model` section); unknown keys raise."""
         cfg = _to_plain_dict(cfg, "model")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(cfg) - known)
@@ -162,13 +162,7 @@ def _check_positive_int(key: str, value: Any, allow_none: bool = False) -> None:
 
 
 def _to_plain_dict(cfg: Any, where: str) -> dict[str, Any]:
-    try:  # Hydra hands us a DictConfig; resolve interpolations once, here
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(cfg, DictConfig):
-            cfg = OmegaConf.to_container(cfg, resolve=True)
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        pass
+    """A shallow dict of a mapping section (the job turns its config files into plain mappings before this)."""
     if not isinstance(cfg, Mapping):
         raise ValueError(f"{where} must be a mapping, got {type(cfg).__name__}")
     return dict(cfg)

@@ -2,6 +2,9 @@
 
 Shapes: B batch, S source length, T target length, D d_model, H heads.
 
+Constructor arguments that could be swapped unnoticed (the residual wrappers of a layer, the sizes and
+rates) are keyword-only.
+
 A residual wrapper receives the input and the sub-layer as a callable returning (output, extra); it returns
 (new x, extra), so attention probabilities pass through untouched. Post-norm (the paper) and pre-norm (a
 variant) are two small classes behind that one interface -- no `if normalize_before` inside the layers.
@@ -23,7 +26,7 @@ SubLayer = Callable[[Tensor], tuple[Tensor, Any]]
 class FeedForward(nn.Module):
     """§3.3: FFN(x) = max(0, x W1 + b1) W2 + b2, applied to each position separately."""
 
-    def __init__(self, d_model: int, d_ff: int, activation_dropout: float = 0.0) -> None:
+    def __init__(self, *, d_model: int, d_ff: int, activation_dropout: float = 0.0) -> None:
         super().__init__()
         self.w1 = nn.Linear(d_model, d_ff)
         self.w2 = nn.Linear(d_ff, d_model)
@@ -36,7 +39,7 @@ class FeedForward(nn.Module):
 class PostNormResidual(nn.Module):
     """§3.1 / §5.4: LayerNorm(x + Dropout(Sublayer(x)))."""
 
-    def __init__(self, d_model: int, dropout: float, eps: float) -> None:
+    def __init__(self, d_model: int, *, dropout: float, eps: float) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model, eps=eps)
         self.dropout = nn.Dropout(dropout)
@@ -53,7 +56,7 @@ class PreNormResidual(nn.Module):
     2020 show it trains stably with little warmup. Stacks using it end with a final LayerNorm (builder.py).
     """
 
-    def __init__(self, d_model: int, dropout: float, eps: float) -> None:
+    def __init__(self, d_model: int, *, dropout: float, eps: float) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model, eps=eps)
         self.dropout = nn.Dropout(dropout)
@@ -65,7 +68,7 @@ class PreNormResidual(nn.Module):
 
 class EncoderLayer(nn.Module):
     def __init__(
-        self, self_attn: SelfAttention, feed_forward: FeedForward, attn_residual: nn.Module, ff_residual: nn.Module
+        self, self_attn: SelfAttention, feed_forward: FeedForward, *, attn_residual: nn.Module, ff_residual: nn.Module
     ) -> None:
         super().__init__()
         self.self_attn, self.feed_forward = self_attn, feed_forward
@@ -86,6 +89,7 @@ class DecoderLayer(nn.Module):
         self_attn: SelfAttention,
         cross_attn: CrossAttention,
         feed_forward: FeedForward,
+        *,
         self_residual: nn.Module,
         cross_residual: nn.Module,
         ff_residual: nn.Module,

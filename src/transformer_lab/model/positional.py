@@ -54,7 +54,7 @@ def sinusoid_table(length: int, d_model: int, base: float = 10000.0, offset: int
 
 
 class SinusoidalPositional(PositionalScheme):
-    def __init__(self, d_model: int, max_len: int = 1024, base: float = 10000.0) -> None:
+    def __init__(self, d_model: int, *, max_len: int = 1024, base: float = 10000.0) -> None:
         super().__init__()
         self.d_model, self.base = d_model, base
         # non-persistent: a function of the config, not a learned weight; kept out of checkpoints
@@ -72,7 +72,7 @@ class SinusoidalPositional(PositionalScheme):
 class LearnedPositional(PositionalScheme):
     """Table 3 row E: a trained embedding per absolute position, up to `max_len`."""
 
-    def __init__(self, d_model: int, max_len: int = 1024) -> None:
+    def __init__(self, d_model: int, *, max_len: int = 1024) -> None:
         super().__init__()
         self.embedding = nn.Embedding(max_len, d_model)
         nn.init.normal_(self.embedding.weight, mean=0.0, std=d_model**-0.5)  # same scale as token embeddings
@@ -91,7 +91,7 @@ class LearnedPositional(PositionalScheme):
 class RotaryPositional(PositionalScheme):
     """RoPE (Su et al. 2021), "rotate half" layout: dims (j, j + Dk/2) form one rotating pair."""
 
-    def __init__(self, head_dim: int, max_len: int = 1024, base: float = 10000.0) -> None:
+    def __init__(self, head_dim: int, *, max_len: int = 1024, base: float = 10000.0) -> None:
         super().__init__()
         if head_dim % 2:
             raise ValueError(f"model.d_k={head_dim} must be even for rotary positions")
@@ -157,13 +157,13 @@ class ALiBiPositional(PositionalScheme):
         return -self.slopes[:, None, None] * distance  # (H, Tq, Tk)
 
 
-def build_positional(cfg: PositionalConfig, d_model: int, n_heads: int, head_dim_k: int) -> PositionalScheme:
+def build_positional(cfg: PositionalConfig, *, d_model: int, n_heads: int, head_dim_k: int) -> PositionalScheme:
     """The one place that maps `model.positional.name` to a scheme class."""
     builders = {
-        "sinusoidal": lambda: SinusoidalPositional(d_model, cfg.max_len, cfg.base),
-        "learned": lambda: LearnedPositional(d_model, cfg.max_len),
+        "sinusoidal": lambda: SinusoidalPositional(d_model, max_len=cfg.max_len, base=cfg.base),
+        "learned": lambda: LearnedPositional(d_model, max_len=cfg.max_len),
         "none": NoPositional,
-        "rope": lambda: RotaryPositional(head_dim_k, cfg.max_len, cfg.base),
+        "rope": lambda: RotaryPositional(head_dim_k, max_len=cfg.max_len, base=cfg.base),
         "alibi": lambda: ALiBiPositional(n_heads),
     }
     if cfg.name not in builders:

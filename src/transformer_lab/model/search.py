@@ -12,6 +12,9 @@ Conventions shared by both searches:
   - log-probabilities are accumulated in float32 whatever the autocast dtype.
 Both run the decoder incrementally (one token per step, DecoderCache preallocated for the longest output),
 vectorized over batch x beam; beam search keeps one memory row per sentence (its K beams are adjacent rows).
+Both set up the same state (`SearchState` in search_state.py: encoder memory, maximum lengths, cache, token
+rules) and take the same keyword-only settings in the same order (`alpha, max_len_a, max_len_b, min_len,
+bos_id, eos_id`; beam search adds `beam_size, n_best`).
 A sentence leaves the batch once it is done: later steps decode only the sentences still going (their
 memory and cache rows are selected), so a batch costs what its sentences need rather than B times the
 longest. Outputs are identical to decoding every row to the end (tests/benchmark/test_benchmark_paths.py).
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from transformer_lab.model.search_state import SearchState
 from transformer_lab.model.transformer import Transformer
 from transformer_lab.special_tokens import BOS_ID, EOS_ID
 
@@ -44,80 +48,43 @@ def length_penalty(length: Tensor | int, alpha: float) -> Tensor | float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def max_output_lengths(src: Tensor, pad_id: int, max_len_a: float, max_len_b: int) -> Tensor:
-    """(B,) maximum number of generated tokens (eos included) per sentence: a * src_len + b, at least 1."""
-    src_len = (src != pad_id).sum(dim=1)
-    return (max_len_a * src_len + max_len_b).long().clamp(min=1)
-
-
-class _TokenRules:
-    """Which tokens may come next: pad and bos never; only eos where a hypothesis must end; no eos before
-    `min_len` generated tokens. Applied in place to a few vocabulary columns (and to whole rows only at a
-    step where some row must end), not by masking the whole (rows, V) matrix every step."""
-
-    def __init__(self, pad_id: int, bos_id: int, eos_id: int, min_len: int, device: torch.device) -> None:
-        self.never = torch.tensor([pad_id, bos_id], device=device)
-        self.too_short = torch.tensor([pad_id, bos_id, eos_id], device=device)
-        self.eos_id, self.min_len = eos_id, min_len
-
-    def apply_(self, logp: Tensor, step: int, force_eos: Tensor | None) -> Tensor:
-        """logp (..., V) of generated token number step+1 -> the same tensor, banned tokens at -inf.
-        force_eos (...) bool: rows that must end now (None: no row must, the common step)."""
-        if force_eos is not None:
-            eos = logp[..., self.eos_id].clone()
-        logp.index_fill_(-1, self.too_short if step + 1 < self.min_len else self.never, float("-inf"))
-        if force_eos is not None:
-            logp.masked_fill_(force_eos[..., None], float("-inf"))
-            logp[..., self.eos_id] = torch.where(force_eos, eos, logp[..., self.eos_id])
-        return logp
-
-
-def _next_logp(model: Transformer, inp: Tensor, memory: Tensor, src_mask: Tensor, cache) -> Tensor:
-    """inp (R, 1) -> float32 log-probabilities (R, V) of the next token (one fused cast + log-softmax)."""
-    logits = model.decode(inp, memory, src_mask, cache)[:, -1]  # (R, V)
-    return torch.log_softmax(logits, dim=-1, dtype=torch.float32)
-
-
 @torch.no_grad()
 def greedy_search(
     model: Transformer,
     src: Tensor,
+    *,
+    alpha: float = 0.6,
     max_len_a: float = 1.0,
     max_len_b: int = 50,
-    alpha: float = 0.6,
+    min_len: int = 0,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
-    min_len: int = 0,
 ) -> SearchOutput:
-    """src (B, S) -> the argmax continuation of every sentence."""
+    """src (B, S) -> the argmax continuation of every sentence (alpha only scales the reported scores)."""
     pad_id, B, device = model.pad_id, src.size(0), src.device
-    memory, src_mask = model.encode(src)
-    max_lens = max_output_lengths(src, pad_id, max_len_a, max_len_b)
-    L = int(max_lens.max())  # one host sync per call
-    cache = model.new_cache(capacity=L)
+    state = SearchState(model, src, rows_per_sentence=1, max_len_a=max_len_a, max_len_b=max_len_b, min_len=min_len,
+                        bos_id=bos_id, eos_id=eos_id)
+    L = state.max_len
     tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
     logprob = torch.zeros(B, dtype=torch.float32, device=device)
     lengths = torch.zeros(B, dtype=torch.long, device=device)
-    active = torch.arange(B, device=device)  # (B',) the sentences still being decoded
-    first_forced = int(max_lens.min())  # the earliest length at which an active row must end
-    inp = torch.full((B, 1), bos_id, dtype=torch.long, device=device)
-    rules = _TokenRules(pad_id, bos_id, eos_id, min_len, device)
+    inp = state.first_input  # (B', 1)
     for step in range(L):
-        logp = _next_logp(model, inp, memory, src_mask, cache)  # (B', V)
-        rules.apply_(logp, step, step + 1 >= max_lens if step + 1 >= first_forced else None)
+        logp = state.next_logp(inp)  # (B', V)
+        state.rules.apply_(logp, step, state.must_end(step))
         tok_logp, tok = logp.max(dim=-1)  # (B',), (B',)
-        logprob.index_add_(0, active, tok_logp)
-        lengths.index_add_(0, active, torch.ones_like(tok))
-        tokens[:, step].index_copy_(0, active, tok)
+        logprob.index_add_(0, state.active, tok_logp)
+        lengths.index_add_(0, state.active, torch.ones_like(tok))
+        tokens[:, step].index_copy_(0, state.active, tok)
         ended = tok == eos_id
         n_ended = int(ended.sum())  # one host sync per step
-        if n_ended == active.numel():
+        if n_ended == state.active.numel():
             break
         if n_ended:  # finished sentences leave the batch
             keep = (~ended).nonzero().squeeze(1)
-            active, tok, memory, src_mask, max_lens = (t[keep] for t in (active, tok, memory, src_mask, max_lens))
-            cache.reorder(keep)
-            first_forced = int(max_lens.min())
+            state.keep(keep)
+            state.cache.reorder(keep)
+            tok = tok[keep]
         inp = tok[:, None]
     return SearchOutput(tokens[:, : step + 1], logprob / length_penalty(lengths.float(), alpha))
 
@@ -126,13 +93,14 @@ def greedy_search(
 def beam_search(
     model: Transformer,
     src: Tensor,
-    beam_size: int = 4,
+    *,
     alpha: float = 0.6,
     max_len_a: float = 1.0,
     max_len_b: int = 50,
+    min_len: int = 0,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
-    min_len: int = 0,
+    beam_size: int = 4,
     n_best: int = 1,
 ) -> SearchOutput:
     """src (B, S) -> the best finished hypothesis per sentence (fairseq-style beam search), and with
@@ -153,38 +121,34 @@ def beam_search(
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best={n_best} must be between 1 and beam_size={beam_size}")
     pad_id, B, K, device = model.pad_id, src.size(0), beam_size, src.device
-    memory, src_mask = model.encode(src)
-    max_lens = max_output_lengths(src, pad_id, max_len_a, max_len_b)
-    L = int(max_lens.max())  # one host sync per call
-    # memory (B, S, D) stays unrepeated: the decoder's B*K rows are the K beams of each sentence, adjacent,
-    # and cross-attention reads each sentence's memory once for all of them (CrossAttention)
-    cache = model.new_cache(capacity=L)
+    state = SearchState(model, src, rows_per_sentence=K, max_len_a=max_len_a, max_len_b=max_len_b, min_len=min_len,
+                        bos_id=bos_id, eos_id=eos_id)
+    L = state.max_len
 
-    # state of the B' sentences still being decoded (rows of `active`) ...
-    active = torch.arange(B, device=device)  # (B',) their rows in the output
+    # beams of the B' sentences still being decoded (rows of state.active) ...
     alive_tokens = torch.full((B, K, L), pad_id, dtype=torch.long, device=device)
     alive_score = torch.full((B, K), float("-inf"), dtype=torch.float32, device=device)
     alive_score[:, 0] = 0.0  # all beams start identical: expand only the first at step 0
     n_finished = torch.zeros(B, dtype=torch.long, device=device)
-    first_forced = int(max_lens.min())  # the earliest length at which an active sentence must end
     # ... and the results of all B
     best_tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
     best_score = torch.full((B,), float("-inf"), dtype=torch.float32, device=device)
     beam_base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1): flat row of a sentence's first beam
     in_top_k = torch.arange(2 * K, device=device) < K  # (2K,) rank < K
-    inp = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
+    inp = state.first_input  # (B' * K, 1)
     V = model.generator.out_features
     n_cand = min(2 * K, K * V)
-    rules = _TokenRules(pad_id, bos_id, eos_id, min_len, device)
     if n_best > 1:  # the first K finished hypotheses of each sentence, in finishing order; slot K: discarded
         kept_tokens = torch.full((B, K + 1, L), pad_id, dtype=torch.long, device=device)
         kept_score = torch.full((B, K + 1), float("-inf"), dtype=torch.float32, device=device)
 
     for step in range(L):
+        active = state.active
         Bn = active.numel()
-        logp = _next_logp(model, inp, memory, src_mask, cache).view(Bn, K, V)
-        forced = (step + 1 >= max_lens)[:, None].expand(Bn, K) if step + 1 >= first_forced else None
-        cand = rules.apply_(logp, step, forced).add_(alive_score[:, :, None]).view(Bn, K * V)
+        logp = state.next_logp(inp).view(Bn, K, V)
+        must_end = state.must_end(step)
+        forced = must_end[:, None].expand(Bn, K) if must_end is not None else None
+        cand = state.rules.apply_(logp, step, forced).add_(alive_score[:, :, None]).view(Bn, K * V)
         top_score, top_idx = cand.topk(n_cand, dim=1)  # (B', 2K), best first
         top_beam, top_tok = top_idx // V, top_idx % V  # (B', 2K)
 
@@ -204,7 +168,7 @@ def beam_search(
             _keep_finished(tokens_b, score_b, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
             kept_tokens[active], kept_score[active] = tokens_b, score_b
         n_finished += fin.sum(dim=1)
-        done = (n_finished >= K) | (step + 1 >= max_lens)  # (B',)
+        done = (n_finished >= K) | (step + 1 >= state.max_lens)  # (B',)
         n_done = int(done.sum())  # one host sync per step
         if n_done == Bn:
             break
@@ -217,12 +181,12 @@ def beam_search(
         rows = beam_base[:Bn] + parent  # (B', K) cache rows of the parents
         if n_done:  # done sentences leave the batch: their memory, cache and beam rows go
             keep = (~done).nonzero().squeeze(1)
-            active, alive_tokens, alive_score, n_finished = (t[keep] for t in (active, alive_tokens, alive_score, n_finished))
-            memory, src_mask, max_lens, rows, tok = (t[keep] for t in (memory, src_mask, max_lens, rows, tok))
-            cache.select_sources(keep)
-            first_forced = int(max_lens.min())
+            state.keep(keep)
+            state.cache.select_sources(keep)
+            alive_tokens, alive_score, n_finished, rows, tok = (
+                t[keep] for t in (alive_tokens, alive_score, n_finished, rows, tok))
         # cross-attention keys/values are identical for all beams of a sentence: no need to reorder them
-        cache.reorder(rows.view(-1), include_cross=False)
+        state.cache.reorder(rows.view(-1), include_cross=False)
         inp = tok.reshape(-1, 1)
     width = int((best_tokens != pad_id).sum(dim=1).max())  # drop all-pad columns
     if n_best == 1:

@@ -54,8 +54,8 @@ class AttentionMapsCallback(L.Callback):
         self._validations += 1
         if (self._validations - 1) % self.every_n_validations:
             return
-        tokenizer = pl_module.get_tokenizer()
-        sources = trainer.datamodule.split_texts("valid")[0][: self.n_sentences]
+        tokenizer = pl_module.tokenizer
+        sources = pl_module.context.sources("valid")[: self.n_sentences]
         out_dir = _run_dir(trainer) / "attention" / f"step{trainer.global_step:07d}"
         out_dir.mkdir(parents=True, exist_ok=True)
         rank, world_size = trainer.global_rank, trainer.world_size
@@ -131,7 +131,7 @@ class TranslationsCallback(L.Callback):
         hypotheses = pl_module.translations.get(split)
         if not trainer.is_global_zero or hypotheses is None:
             return
-        sources, references = trainer.datamodule.split_texts(split)
+        sources, references = pl_module.context.split_texts(split)
         out_dir = _run_dir(trainer) / "translations"
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"{name}.hyp.txt").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")

@@ -1,16 +1,18 @@
-"""Plain dataclasses for the training module's own config sections (optim, loss, decoding).
+"""Typed settings of the training module: its config sections (model, optim, loss, decoding, nonfinite) as
+dataclasses, parsed once from plain mappings by `ModuleSettings.from_plain`.
 
-Each component receives only its own section (the project's style). They are built from the Hydra config with
-`from_mapping`, which names any unknown key and any value of the wrong type, so a typo fails before
-training starts.
+Each component receives only its own section (the project's style). Parsing names any unknown key and any
+value of the wrong type or range with its config path, so a typo fails before training starts (and, through
+the sweeper, before the first job of a sweep). `ModuleSettings.to_plain` is what checkpoints store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, TypeVar
 
+from transformer_lab.model.config import TransformerConfig
 from transformer_lab.training.value_checks import ConfigError, check_fields
 
 T = TypeVar("T")
@@ -99,10 +101,70 @@ class DecodingConfig:
         )
 
 
+@dataclass
+class NonFiniteConfig:
+    """What a NaN/inf loss or gradient does (training/nonfinite.py)."""
+
+    policy: str = "skip"  # skip | stop | off
+    max_consecutive: int = 5  # bad updates in a row before stopping (policy=skip)
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("skip", "stop", "off"):
+            raise ValueError(f"nonfinite.policy must be 'skip', 'stop' or 'off', got {self.policy!r}")
+        if self.max_consecutive < 1:
+            raise ValueError(f"nonfinite.max_consecutive must be >= 1, got {self.max_consecutive}")
+
+
+MODULE_SECTIONS = ("model", "optim", "loss", "decoding", "nonfinite")
+
+
+@dataclass(frozen=True)
+class ModuleSettings:
+    """Everything a TranslationModule is configured with, typed and checked (the model's vocabulary size and
+    pad id are the tokenizer's, filled in by `training.preflight.module_settings`)."""
+
+    model: TransformerConfig
+    optim: OptimConfig
+    loss: LossConfig
+    decoding: DecodingConfig
+    nonfinite: NonFiniteConfig
+
+    @classmethod
+    def from_plain(cls, sections: Mapping[str, Mapping[str, Any] | None]) -> ModuleSettings:
+        """Plain mappings (a checkpoint's hyperparameters, or the job's sections) -> checked settings."""
+        model = sections.get("model")
+        if model is None:
+            raise ConfigError("no `model` section: the module needs the model's settings")
+        try:
+            model_config = TransformerConfig.from_mapping(model).validate()
+            decoding = DecodingConfig.from_mapping(sections.get("decoding"))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        return cls(
+            model=model_config,
+            optim=dataclass_from_mapping(OptimConfig, sections.get("optim"), "optim"),
+            loss=dataclass_from_mapping(LossConfig, sections.get("loss"), "loss"),
+            decoding=decoding,
+            nonfinite=dataclass_from_mapping(NonFiniteConfig, sections.get("nonfinite"), "nonfinite"),
+        )
+
+    def to_plain(self) -> dict[str, dict[str, Any]]:
+        """Nested plain containers (what checkpoints store: they load with `weights_only=True`)."""
+        return {name: as_plain_dict(getattr(self, name)) for name in MODULE_SECTIONS}
+
+    def with_search(self, search: SearchConfig) -> ModuleSettings:
+        """The same settings decoding both validation and test with `search` (evaluate's `search=` override)."""
+        return replace(self, decoding=DecodingConfig(val=search, test=search))
+
+
 def as_plain_dict(obj: Any) -> dict[str, Any]:
     """A dataclass as nested plain containers (safe for `torch.load(weights_only=True)`)."""
-    out = asdict(obj)
-    for key, value in out.items():
-        if isinstance(value, tuple):
-            out[key] = list(value)
-    return out
+    return _lists_for_tuples(asdict(obj))
+
+
+def _lists_for_tuples(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _lists_for_tuples(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_lists_for_tuples(item) for item in value]
+    return value

@@ -19,43 +19,31 @@ from torchmetrics.aggregation import SumMetric
 
 from transformer_lab.model import build_transformer
 from transformer_lab.model.search import beam_search, greedy_search
-from transformer_lab.plain import to_plain
-from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
-from transformer_lab.training.config import (
-    DecodingConfig,
-    LossConfig,
-    OptimConfig,
-    SearchConfig,
-    dataclass_from_mapping,
-)
+from transformer_lab.training.config import ModuleSettings, SearchConfig
 from transformer_lab.training.loss import label_smoothed_loss
-from transformer_lab.training.nonfinite import NonFiniteConfig, NonFiniteGuard
+from transformer_lab.training.nonfinite import NonFiniteGuard
 from transformer_lab.training.provenance import collect_provenance
 from transformer_lab.training.metrics import CorpusBLEU, CorpusChrF, paper_style_bleu
 from transformer_lab.training.rng import capture_rng_states_of_every_rank, restore_rng_state, rng_state_of_rank
+from transformer_lab.training.run_context import RunContext
 from transformer_lab.training.schedule import inverse_sqrt_scheduler
 
 
 class TranslationModule(L.LightningModule):
-    def __init__(
-        self,
-        model: Mapping[str, Any],
-        optim: Mapping[str, Any] | None = None,
-        loss: Mapping[str, Any] | None = None,
-        decoding: Mapping[str, Any] | None = None,
-        nonfinite: Mapping[str, Any] | None = None,
-    ) -> None:
+    """settings: the typed model/optim/loss/decoding/nonfinite sections (`training.preflight`);
+    context: the tokenizer, the split texts and the data settings of the run (`RunContext`)."""
+
+    def __init__(self, settings: ModuleSettings, context: RunContext) -> None:
         super().__init__()
-        model, optim, loss, decoding, nonfinite = (to_plain(x) for x in (model, optim, loss, decoding, nonfinite))
-        self.save_hyperparameters(
-            {"model": model, "optim": optim, "loss": loss, "decoding": decoding, "nonfinite": nonfinite}
-        )
-        self.model = build_transformer(model)
-        self.optim_config = dataclass_from_mapping(OptimConfig, optim, "optim")
-        self.loss_config = dataclass_from_mapping(LossConfig, loss, "loss")
-        self.decoding_config = DecodingConfig.from_mapping(decoding)
-        self.nonfinite_guard = NonFiniteGuard(dataclass_from_mapping(NonFiniteConfig, nonfinite, "nonfinite"))
-        self.pad_id = PAD_ID
+        if settings.model.pad_id != context.tokenizer.pad_id:
+            raise ValueError(f"model.pad_id={settings.model.pad_id} but the tokenizer's <pad> is id "
+                             f"{context.tokenizer.pad_id}; build the settings with training.preflight.module_settings")
+        self.save_hyperparameters(settings.to_plain())  # plain containers: checkpoints load with weights_only
+        self.settings, self.context = settings, context
+        self.model = build_transformer(settings.model)
+        self.optim_config, self.loss_config, self.decoding_config = settings.optim, settings.loss, settings.decoding
+        self.nonfinite_guard = NonFiniteGuard(settings.nonfinite)
+        self.pad_id = context.tokenizer.pad_id
 
         self.eval_bleu = CorpusBLEU()
         self.eval_chrf = CorpusChrF()
@@ -64,12 +52,18 @@ class TranslationModule(L.LightningModule):
         self.eval_smoothed = SumMetric()
         self.eval_tokens = SumMetric()
         self.eval_sentences = SumMetric()  # read after sync: must equal the split's size under DDP
-        self.tokenizer = None  # set by the app / entry points; else taken from the datamodule
         self._hypotheses: list[tuple[int, str]] = []  # (index in split, hypothesis) seen by this rank
         self.translations: dict[str, list[str]] = {}  # split -> hypotheses of the last evaluation, in order
         self.bleu_signature: str = self.eval_bleu.signature()
         self._pending_rng_state: dict[str, Any] | None = None
-        self.data_config: dict[str, Any] | None = None  # plain data settings, stored for `evaluate`
+
+    @property
+    def tokenizer(self):
+        return self.context.tokenizer
+
+    @property
+    def data_config(self) -> Mapping[str, Any] | None:
+        return self.context.data_config
 
     # ----------------------------------------------------------------------------------------- training
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
@@ -175,20 +169,9 @@ class TranslationModule(L.LightningModule):
         return [hyp for _, hyp in sorted(pairs)]
 
     def _references(self, split: str) -> Sequence[str]:
-        return self.trainer.datamodule.split_texts(split)[1]
+        return self.context.references(split)
 
     # ------------------------------------------------------------------------------------- translation
-    def _find_tokenizer(self):
-        """The tokenizer set on the module, else the attached datamodule's, else None."""
-        if self.tokenizer is None and self._trainer is not None and self.trainer.datamodule is not None:
-            self.tokenizer = self.trainer.datamodule.tokenizer
-        return self.tokenizer
-
-    def get_tokenizer(self):
-        if self._find_tokenizer() is None:
-            raise RuntimeError("TranslationModule has no tokenizer: set module.tokenizer or attach a datamodule")
-        return self.tokenizer
-
     @torch.no_grad()
     def search(self, src: torch.Tensor, search: SearchConfig, n_best: int = 1):
         """src (B, S) -> the search result (token ids (B, L) and scores (B,); with n_best > 1, beam search
@@ -203,29 +186,21 @@ class TranslationModule(L.LightningModule):
     def translate_ids(self, src: torch.Tensor, search: SearchConfig) -> list[str]:
         """src (B, S) -> B detokenized hypotheses."""
         tokens = self.search(src, search).tokens.tolist()
-        tokenizer = self.get_tokenizer()
-        return [tokenizer.decode(ids) for ids in tokens]
+        return [self.tokenizer.decode(ids) for ids in tokens]
 
     # ------------------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # RNG states make a mid-epoch resume continue the same dropout stream (plain tensors/ints only), on
         # every rank: each rank's generators are gathered (a collective; every rank saves together).
         checkpoint["rng_states_per_rank"] = capture_rng_states_of_every_rank()
-        tokenizer = self._find_tokenizer()
-        if tokenizer is not None:
-            # The tokenizer travels with the weights, so translate/evaluate need only the checkpoint.
-            checkpoint["tokenizer_json"] = tokenizer.to_json()
+        # The tokenizer travels with the weights, so translate/evaluate need only the checkpoint.
+        checkpoint["tokenizer_json"] = self.tokenizer.to_json()
         if self.data_config is not None:
-            checkpoint["data_config"] = self.data_config
+            checkpoint["data_config"] = dict(self.data_config)
         checkpoint["provenance"] = collect_provenance(self._trainer)  # plain strings and bools
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._pending_rng_state = rng_state_of_rank(checkpoint, self.global_rank)
-        self.data_config = checkpoint.get("data_config", self.data_config)
-        if "tokenizer_json" in checkpoint:
-            from transformer_lab.data.tokenizer import Tokenizer
-
-            self.tokenizer = Tokenizer.from_json(checkpoint["tokenizer_json"])
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # Restored here, not in on_load_checkpoint: Lightning draws random numbers between loading and

@@ -13,25 +13,13 @@ Stopping raises `DivergedError`, which the run summary records as status "diverg
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
 from pathlib import Path
 
 import torch
 
+from transformer_lab.training.config import NonFiniteConfig
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class NonFiniteConfig:
-    policy: str = "skip"  # skip | stop | off
-    max_consecutive: int = 5  # bad updates in a row before stopping (policy=skip)
-
-    def __post_init__(self) -> None:
-        if self.policy not in ("skip", "stop", "off"):
-            raise ValueError(f"nonfinite.policy must be 'skip', 'stop' or 'off', got {self.policy!r}")
-        if self.max_consecutive < 1:
-            raise ValueError(f"nonfinite.max_consecutive must be >= 1, got {self.max_consecutive}")
 
 
 class DivergedError(RuntimeError):
