@@ -35,13 +35,18 @@ def _isolated_environment(tmp_path_factory):
     os.environ.update(saved)
 
 
-@pytest.fixture(autouse=True)
-def _single_thread(request):
-    """torch.set_num_threads(1) for the tests under tests/model and tests/export, restored afterwards."""
-    if Path(request.node.path).resolve().relative_to(TESTS).parts[0] not in SINGLE_THREADED:
-        yield
-        return
+@pytest.fixture
+def single_thread():
+    """torch.set_num_threads(1) for the test, restored afterwards."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _single_thread_in_tiny_matmul_folders(request):
+    """`single_thread` for every test under the SINGLE_THREADED folders (elsewhere a test asks for it by name)."""
+    if Path(request.node.path).resolve().relative_to(TESTS).parts[0] in SINGLE_THREADED:
+        request.getfixturevalue("single_thread")
+    yield
