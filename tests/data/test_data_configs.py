@@ -28,7 +28,7 @@ def compose(name: str, overrides: list[str], tmp_path: Path):
 def test_data_config_instantiates(name: str, tmp_path: Path) -> None:
     cfg = compose(name, REQUIRED.get(name, []), tmp_path)
     parameters = set(inspect.signature(TranslationDataModule).parameters)
-    assert set(cfg.data) - {"_target_"} <= parameters
+    assert set(cfg.data) - {"_target_", "_convert_"} <= parameters
     dm = instantiate(cfg.data)
     assert isinstance(dm, TranslationDataModule)
     assert dm.seed == 7 and dm.cache_dir == str(tmp_path / "cache")

@@ -20,7 +20,6 @@ from transformer_lab.data.corpus_factory import build_corpus
 from transformer_lab.data.dataset import TranslationDataset
 from transformer_lab.data.errors import DataError
 from transformer_lab.data.tokenizer import Tokenizer
-from transformer_lab.plain import to_plain
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class TranslationDataModule(L.LightningDataModule):
                  cache_dir: str = "data_cache", seed: int = 0, num_workers: int = 0,
                  pin_memory: bool | str = "auto", shuffle: bool = True) -> None:
         super().__init__()
-        self.corpus_spec = to_plain(corpus)
+        self.corpus_spec = corpus  # plain: the data configs instantiate with `_convert_: all`
         self.dir, self.src_lang, self.tgt_lang = dir, src_lang, tgt_lang
         self.settings = DataSettings(vocab_size=int(vocab_size), min_frequency=int(min_frequency),
                                      max_length=int(max_length), max_chars=int(max_chars),

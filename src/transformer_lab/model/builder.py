@@ -70,11 +70,10 @@ def build_transformer(cfg: TransformerConfig | Mapping[str, Any]) -> Transformer
         cfg.dropout,
         final_norm(),
     )
-    model = Transformer(encoder, decoder, generator, cfg.pad_id)
+    model = Transformer(encoder, decoder, generator, config=cfg)
     _initialize(model, D)
     if cfg.weight_sharing in ("all", "decoder"):
         generator.weight = tgt_embedding.weight  # §3.4: pre-softmax map shares the embedding matrix
-    model.config = cfg
     return model
 
 

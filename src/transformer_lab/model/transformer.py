@@ -109,11 +109,11 @@ class Transformer(nn.Module):
     """Encoder-decoder model. `generator` is the pre-softmax linear map D -> V (no bias, as tensor2tensor;
     it may share its weight with the embeddings, §3.4)."""
 
-    def __init__(self, encoder: Encoder, decoder: Decoder, generator: nn.Linear, pad_id: int) -> None:
+    def __init__(self, encoder: Encoder, decoder: Decoder, generator: nn.Linear, *, config: TransformerConfig) -> None:
         super().__init__()
         self.encoder, self.decoder, self.generator = encoder, decoder, generator
-        self.pad_id = pad_id
-        self.config: TransformerConfig | None = None  # set by build_transformer (for checkpoints, describe)
+        self.config = config  # what built it (for export, the schedule's d_model, describe)
+        self.pad_id = config.pad_id
 
     def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
         """src (B, S) -> memory (B, S, D) and the source key mask (B, 1, 1, S) (True = real token)."""

@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from transformer_lab.data.encoding import append_eos_and_pad
 from transformer_lab.special_tokens import BOS_ID, EOS_ID
 from transformer_lab.training.attention_plots import attention_entropy, plot_attention_heads
 from transformer_lab.training.best_metrics import BestTracker, define_wandb_best_metrics
@@ -96,8 +97,8 @@ class AttentionMapsCallback(L.Callback):
     @torch.no_grad()
     def _attention_for(self, pl_module, tokenizer, source: str):
         device = pl_module.device
-        src_ids = tokenizer.encode(source)[: self.max_tokens - 1] + [EOS_ID]
-        src = torch.tensor([src_ids], device=device)
+        src = append_eos_and_pad([tokenizer.encode(source)[: self.max_tokens - 1]]).to(device)  # (1, S)
+        src_ids = src[0].tolist()
         hyp = pl_module.search(src, _greedy(self.max_tokens)).tokens[0].tolist()
         hyp = [t for t in hyp if t not in (EOS_ID,) and t != pl_module.pad_id][: self.max_tokens - 1]
         tgt_in = torch.tensor([[BOS_ID] + hyp], device=device)

@@ -180,7 +180,7 @@ class TranslationModule(L.LightningModule):
         if search.strategy == "greedy" or search.beam_size == 1:
             if n_best > 1:
                 raise ValueError(f"n_best={n_best} needs beam search with beam_size >= {n_best}")
-            return greedy_search(self.model, src, **common)
+            return greedy_search(self.model, src, alpha=search.alpha, **common)
         return beam_search(self.model, src, beam_size=search.beam_size, alpha=search.alpha, n_best=n_best, **common)
 
     def translate_ids(self, src: torch.Tensor, search: SearchConfig) -> list[str]:

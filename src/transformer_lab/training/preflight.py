@@ -6,7 +6,7 @@ before the first starts) and `describe` call it:
 - `check_job_config`: types and ranges of the top-level, trainer and data values, the module's sections
   parsed into `ModuleSettings` (with the vocabulary size the data config plans), and DDP + multirun;
 - `module_settings`: the module's settings with the vocabulary size and pad id of the real tokenizer
-  (`model.vocab_size` and `model.pad_id` are filled here and nowhere else);
+  (`model.vocab_size` is filled here and nowhere else, and `model.pad_id` checked against the tokenizer's);
 - `data_settings`: the plain data section a checkpoint stores;
 - `check_evaluation_splits`: dev/test splits that would leave the run without BLEU are refused.
 No Lightning import at module level: the sweeper imports this.
@@ -75,16 +75,17 @@ def module_settings(cfg: DictConfig, vocab_size: int, pad_id: int) -> ModuleSett
         )
     if model.get("pad_id", pad_id) != pad_id:
         raise ConfigError(
-            f"model.pad_id={model['pad_id']} but the tokenizer's <pad> is id {pad_id}: the model masks padding "
-            "with the tokenizer's id; remove model.pad_id from your config"
+            f"model.pad_id={model['pad_id']} but the tokenizer's <pad> is id {pad_id}: the model must mask the "
+            f"padding the data writes; set model.pad_id={pad_id} (or leave it at the model config's default)"
         )
     sections["model"] = {**model, "vocab_size": vocab_size, "pad_id": pad_id}
     return ModuleSettings.from_plain(sections)
 
 
 def data_settings(cfg: DictConfig) -> dict[str, Any]:
-    """The data section without its `_target_` (checkpoints store it; no code reference is ever stored)."""
-    return {key: value for key, value in plain(cfg, "data").items() if key != "_target_"}
+    """The data section without Hydra's `_target_`/`_convert_` (checkpoints store it; no code reference is ever
+    stored)."""
+    return {key: value for key, value in plain(cfg, "data").items() if not key.startswith("_")}
 
 
 def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool) -> None:

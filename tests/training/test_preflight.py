@@ -1,0 +1,40 @@
+"""The config boundary: the module's settings are typed once, sized by the tokenizer, and refused with the key
+named when they contradict it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from transformer_lab.training.preflight import check_job_config, module_settings, planned_vocab_size
+from transformer_lab.training.value_checks import ConfigError
+
+CONF = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+def train_config(*overrides: str):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def test_settings_take_the_tokenizers_vocabulary_size_and_pad_id():
+    cfg = train_config("debug=tiny")
+    settings = module_settings(cfg, vocab_size=777, pad_id=0)
+    assert settings.model.vocab_size == 777 and settings.model.pad_id == 0
+    assert settings.model.d_model == cfg.model.d_model and settings.decoding.test.beam_size == cfg.decoding.test.beam_size
+    assert settings.to_plain()["model"]["vocab_size"] == 777  # what checkpoints store
+
+
+def test_a_pad_id_other_than_the_tokenizers_is_refused_naming_the_key():
+    cfg = train_config("debug=tiny", "model.pad_id=5")
+    with pytest.raises(ConfigError, match=r"model\.pad_id=5 but the tokenizer's <pad> is id 0.*model\.pad_id=0"):
+        check_job_config(cfg, multirun=False)
+
+
+def test_a_vocabulary_size_other_than_the_tokenizers_is_refused():
+    cfg = train_config("debug=tiny", "model.vocab_size=500")
+    assert planned_vocab_size(cfg) == 500
+    with pytest.raises(ConfigError, match=r"model\.vocab_size=500 but the data's tokenizer has 400 entries"):
+        module_settings(cfg, vocab_size=400, pad_id=0)
