@@ -17,12 +17,7 @@ from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 VOCAB = 20
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls on a shared machine: extra threads only wait
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tiny matmuls on a shared machine (tests/conftest.py)
 
 
 def tiny(seed: int = 0, **overrides) -> torch.nn.Module:

@@ -1,22 +1,12 @@
 """Checkpoints shared by the export tests: one from a tiny run (seconds), one trained long enough to write
-real sentences (slow tests only)."""
+real sentences (slow tests only). Torch runs single-threaded here (tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import torch
 from export_helpers import TINY, run_cli
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny matmuls: extra intra-op threads only wait on a shared machine (as in tests/model)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

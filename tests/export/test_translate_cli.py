@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import select
@@ -15,7 +16,7 @@ from export_helpers import run_cli, save_module_checkpoint
 
 from transformer_lab.checkpointing.loading import module_from_checkpoint
 from transformer_lab.training.config import SearchConfig
-from transformer_lab.translate import read_lines, translate_lines
+from transformer_lab.translate import main, read_lines, translate_lines
 
 WORDS = "the old man sees a small dog and woman reads book in garden".split()
 SHORT = ["the old man sees a dog", "a woman reads", "the small dog"]
@@ -112,14 +113,28 @@ def test_nbest_prints_ranked_hypotheses_with_descending_scores(learned_checkpoin
     assert scored == f"{rows[0][2]}\t{rows[0][3]}\n"
 
 
-def test_bad_input_and_options_get_clear_errors(learned_checkpoint, tmp_path):
-    proc = run_cli("transformer_lab.translate", str(learned_checkpoint), stdin="", check=False)
+def translate_in_process(*args: str, stdin: str = "", monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """`translate`'s main(args) in this process, stdin given as text: the exit code, stdout and stderr that
+    `python -m transformer_lab.translate` gives (the tests above run that wiring itself), without a process
+    start and torch import per call. An exception main lets escape fails the test, as a traceback would."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:  # argparse's parser.error
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["translate", *args], code, out, err)
+
+
+def test_bad_input_and_options_get_clear_errors(learned_checkpoint, tmp_path, monkeypatch, capsys):
+    run = functools.partial(translate_in_process, monkeypatch=monkeypatch, capsys=capsys)
+    proc = run(str(learned_checkpoint), stdin="")
     assert proc.returncode == 1 and "the input (stdin) is empty" in proc.stderr and "Traceback" not in proc.stderr
-    proc = run_cli("transformer_lab.translate", str(learned_checkpoint), "--nbest", "5", stdin="a\n", check=False)
+    proc = run(str(learned_checkpoint), "--nbest", "5", stdin="a\n")
     assert proc.returncode == 2 and "--nbest 5 needs beam search with --beam-size >= 5" in proc.stderr
     (tmp_path / "notes.txt").write_text("not a checkpoint\n")
-    proc = run_cli("transformer_lab.translate", str(tmp_path / "notes.txt"), stdin="a\n", check=False)
+    proc = run(str(tmp_path / "notes.txt"), stdin="a\n")
     assert proc.returncode == 2 and "notes.txt" in proc.stderr and "Traceback" not in proc.stderr
-    proc = run_cli("transformer_lab.translate", str(learned_checkpoint), "--input", str(tmp_path / "missing.txt"),
-                   check=False)
+    proc = run(str(learned_checkpoint), "--input", str(tmp_path / "missing.txt"))
     assert proc.returncode == 2 and "missing.txt" in proc.stderr and "Traceback" not in proc.stderr

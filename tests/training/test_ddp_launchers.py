@@ -58,6 +58,23 @@ def test_ddp_runs_on_a_plain_node_in_one_directory(plain_node_run):
     assert len(offline_runs(plain_node_run)) == 1
 
 
+def test_two_process_ddp_cpu_run_scores_exactly_the_dev_set(plain_node_run):
+    from transformer_lab.data.datamodule import TranslationDataModule
+    from transformer_lab.checkpointing.loading import module_from_checkpoint
+
+    records = [json.loads(line) for line in (plain_node_run / "metrics.jsonl").read_text().splitlines()]
+    validation = [r for r in records if "val/bleu" in r][-1]
+    module, _ = module_from_checkpoint(plain_node_run / "checkpoints" / "last.ckpt")
+    references = TranslationDataModule(**module.data_config).split_texts("valid")[1]
+    hypotheses = (plain_node_run / "translations" / f"valid_step{validation['step']:07d}.hyp.txt").read_text().splitlines()
+    # Every dev sentence exactly once across the two ranks (no DistributedSampler padding).
+    assert validation["val/n_sentences"] == len(references) == len(hypotheses)
+    import sacrebleu
+
+    assert validation["val/bleu"] == pytest.approx(sacrebleu.corpus_bleu(hypotheses, [references]).score, abs=1e-4)
+    assert len(offline_runs(plain_node_run)) == 1  # rank 0 only
+
+
 def test_ddp_under_torchrun_joins_its_ranks_in_one_directory(tmp_path):
     proc = run_cli("torch.distributed.run", "--nproc_per_node", "2", "--standalone", "-m", "transformer_lab.train",
                    *COMMON, "trainer.max_steps=3", "trainer.val_check_interval=3", f"paths.log_dir={tmp_path}",

@@ -14,29 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from training_helpers import REPO, TINY, offline_runs, run_cli
+from training_helpers import EIGHT_STEPS, FAST, REPO, TINY, offline_runs, run_cli
 
 from transformer_lab.checkpointing.errors import CheckpointWriteError, UnreadableCheckpointError
 from transformer_lab.checkpointing.reading import load_checkpoint_file
 from transformer_lab.checkpointing.writing import AtomicCheckpointIO
 
-FAST = [*TINY, "test=false", "callbacks.attention_maps.n_sentences=0"]
-EIGHT_STEPS = [*FAST, "trainer.max_steps=8", "trainer.val_check_interval=4",
-               "callbacks.periodic_checkpoint.every_n_train_steps=4", "callbacks.resume_checkpoint.every_n_train_steps=4"]
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    """A finished 8-step run: periodic checkpoints at steps 4 and 8, last.ckpt at 8, a best checkpoint."""
-    run_dir = tmp_path_factory.mktemp("finished") / "run"
-    run_cli("transformer_lab.train", *EIGHT_STEPS, f"hydra.run.dir={run_dir}")
-    return run_dir
-
-
-@pytest.fixture
-def run_copy(finished_run, tmp_path) -> Path:
-    """A copy of the finished run that a test may damage."""
-    return Path(shutil.copytree(finished_run, tmp_path / "run", symlinks=True))
+# finished_run (a finished 8-step run), run_copy (a copy to damage) and failing_sweep: tests/training/conftest.py
 
 
 def truncate(path: Path) -> None:
@@ -375,16 +359,14 @@ def test_an_accepted_resume_records_its_config(run_copy):
 
 
 # -------------------------------------------------------- 3 and 10. failures written to train.log
-def test_a_failed_sweep_jobs_error_is_in_its_train_log_and_summary(tmp_path):
-    proc = run_cli("transformer_lab.train", "-m", *FAST, "trainer.max_steps=4", "trainer.val_check_interval=4",
-                   "+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep",
-                   "+callbacks.fault.step=2", f"hydra.sweep.dir={tmp_path}", check=False)
+def test_a_failed_sweep_jobs_error_is_in_its_train_log_and_summary(failing_sweep):
+    proc, sweep_dir = failing_sweep  # job 0 raises at step 2
     assert proc.returncode != 0
     message = "InjectedFault: injected fault at step 2 on rank 0"
     assert message in proc.stderr
-    log = (tmp_path / "0" / "train.log").read_text()
+    log = (sweep_dir / "0" / "train.log").read_text()
     assert "the job failed:" in log and "Traceback" in log and message in log
-    assert summary_of(tmp_path / "0")["error"] == message
+    assert summary_of(sweep_dir / "0")["error"] == message
 
 
 def test_the_readme_sends_a_failed_sweep_job_to_where_its_error_is():

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from training_helpers import REPO, TINY, offline_runs, read_wandb_offline_run, run_cli
+from training_helpers import EIGHT_STEPS, FAST, REPO, offline_runs, read_wandb_offline_run, run_cli
 
 from transformer_lab.checkpointing.errors import UnsafeCheckpointError
 from transformer_lab.checkpointing.reading import load_checkpoint_file
 from transformer_lab.checkpointing.writing import AtomicCheckpointIO, ensure_writable_directory
-
-FAST = [*TINY, "test=false", "callbacks.attention_maps.n_sentences=0"]
 
 
 # ----------------------------------------------------------------------------------- checkpoint writes
@@ -179,12 +177,10 @@ def test_every_sweep_job_is_validated_before_the_first_starts(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["multirun.yaml"]
 
 
-def test_a_failing_sweep_job_does_not_stop_the_others(tmp_path):
-    proc = run_cli("transformer_lab.train", "-m", *FAST, "trainer.max_steps=4", "trainer.val_check_interval=4",
-                   "+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep",
-                   "+callbacks.fault.step=2,1000", f"hydra.sweep.dir={tmp_path}", check=False)
+def test_a_failing_sweep_job_does_not_stop_the_others(failing_sweep):
+    proc, sweep_dir = failing_sweep  # job 0 raises at step 2, job 1 (fault at step 1000) runs its 4 steps
     assert proc.returncode != 0  # Hydra reports the failed job at the end
-    statuses = [json.loads((tmp_path / job / "summary.json").read_text())["status"] for job in ("0", "1")]
+    statuses = [json.loads((sweep_dir / job / "summary.json").read_text())["status"] for job in ("0", "1")]
     assert statuses == ["failed", "completed"]
 
 
@@ -205,11 +201,10 @@ def test_a_job_leaves_process_environment_as_it_found_it(monkeypatch):
 
 
 # -------------------------------------------------------------------------------------------- resume
-def test_resuming_with_a_different_model_names_what_differs(tmp_path):
-    run_cli("transformer_lab.train", *FAST, "trainer.max_steps=4", "trainer.val_check_interval=4",
-            "callbacks.periodic_checkpoint.every_n_train_steps=4", f"hydra.run.dir={tmp_path}")
-    proc = run_cli("transformer_lab.train", *FAST, "trainer.max_steps=8", "model.d_model=48", "ckpt_path=last",
-                   f"hydra.run.dir={tmp_path}", check=False)
+def test_resuming_with_a_different_model_names_what_differs(run_copy):
+    """A copy of the session's finished 8-step run (tests/training/conftest.py), resumed with a wider model."""
+    proc = run_cli("transformer_lab.train", *EIGHT_STEPS, "trainer.max_steps=12", "model.d_model=48",
+                   "ckpt_path=last", f"hydra.run.dir={run_copy}", check=False)
     assert proc.returncode != 0
     assert "model.d_model: 32 in the checkpoint, 48 now" in proc.stderr
     assert "size mismatch" not in proc.stderr

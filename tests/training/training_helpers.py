@@ -16,6 +16,9 @@ TINY = [
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
 ]
+FAST = [*TINY, "test=false", "callbacks.attention_maps.n_sentences=0"]  # no test pass, no attention figures
+EIGHT_STEPS = [*FAST, "trainer.max_steps=8", "trainer.val_check_interval=4",
+               "callbacks.periodic_checkpoint.every_n_train_steps=4", "callbacks.resume_checkpoint.every_n_train_steps=4"]
 
 
 def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: float = 300, check: bool = True,
