@@ -56,14 +56,15 @@ def test_model_attention_maps_equal_fused_forward(norm, scheme):
     assert maps.cross[0][1, :, :, 4:].abs().max() == 0  # the short source's padding gets no attention
 
 
-def test_written_out_path_takes_a_float32_softmax_under_cpu_bf16_autocast():
-    """CPU autocast leaves softmax in bf16 (CUDA's runs it in float32); the written-out path must not: bf16
-    probabilities keep 8 significant bits, and that cost the default job test BLEU when it trained in bf16."""
+def test_written_out_path_computes_in_float32_under_cpu_bf16_autocast():
+    """CPU autocast would run the written-out path's products and softmax in bf16 (CUDA's runs softmax in
+    float32, and SDPA's fused kernels never round the scores); it must not: scores rounded to bf16 (8
+    significant bits) before the softmax cost the default job test BLEU when it trained in bf16 on CPU."""
     g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(2, 4, 7, 8, generator=g) for _ in range(3))
+    q, k, v = (torch.randn(2, 4, 7, 8, generator=g).bfloat16() for _ in range(3))  # what bf16 projections give
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out, probs = attend(q, k, v, mask=None, causal=False, bias=None, dropout_p=0.0, need_weights=True)
-    assert probs.dtype == torch.float32
-    scores = (q.bfloat16() @ k.bfloat16().transpose(-2, -1)) * 8**-0.5  # the bf16 scores autocast makes
-    torch.testing.assert_close(probs, scores.double().softmax(-1).float(), rtol=1e-5, atol=1e-6)
-    assert out.dtype == torch.bfloat16  # the products stay in autocast's dtype
+    assert probs.dtype == torch.float32 and out.dtype == torch.bfloat16  # the output keeps the inputs' dtype
+    reference = (q.double() @ k.double().transpose(-2, -1) * 8**-0.5).softmax(-1)
+    torch.testing.assert_close(probs, reference.float(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.float(), (reference @ v.double()).float(), rtol=1e-2, atol=1e-2)  # bf16 output

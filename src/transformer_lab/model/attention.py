@@ -82,16 +82,19 @@ def attend(
         return out, None
     if use_is_causal:
         attn_mask = causal_mask(Tq, Tk, q.device)
-    scores = (q @ k.transpose(-2, -1)) * q.size(-1) ** -0.5  # (B, H, Tq, Tk)
-    if attn_mask is not None and attn_mask.dtype == torch.bool:
-        scores = scores.masked_fill(~attn_mask, float("-inf"))
-    elif attn_mask is not None:
-        scores = scores + attn_mask
-    # float32 softmax whatever the input: CPU autocast leaves softmax in bf16 (CUDA autocast runs it in float32),
-    # and bf16 probabilities keep only 8 significant bits
-    probs = scores.softmax(dim=-1, dtype=torch.float32)  # (B, H, Tq, Tk)
-    out = (F.dropout(probs, p=dropout_p) if dropout_p > 0 else probs).to(v.dtype) @ v  # (B, H, Tq, Dv)
-    return out, (probs if need_weights else None)
+    out_dtype = q.dtype
+    with torch.autocast(q.device.type, enabled=False):  # float32 throughout, as SDPA's fused kernels compute it
+        q, k, v = q.float(), k.float(), v.float()
+        if attn_mask is not None and attn_mask.dtype != torch.bool:
+            attn_mask = attn_mask.float()
+        scores = (q @ k.transpose(-2, -1)) * q.size(-1) ** -0.5  # (B, H, Tq, Tk)
+        if attn_mask is not None and attn_mask.dtype == torch.bool:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        elif attn_mask is not None:
+            scores = scores + attn_mask
+        probs = scores.softmax(dim=-1)  # (B, H, Tq, Tk)
+        out = (F.dropout(probs, p=dropout_p) if dropout_p > 0 else probs) @ v  # (B, H, Tq, Dv)
+    return out.to(out_dtype), (probs if need_weights else None)
 
 
 def split_heads(x: Tensor, n_heads: int) -> Tensor:
