@@ -17,7 +17,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from transformer_lab.config_dir import CONFIG_DIR
 
@@ -40,11 +40,6 @@ def compose_train_config(overrides: list[str]) -> DictConfig:
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="describe"):
         return compose(config_name="train", overrides=overrides, return_hydra_config=True)
-
-
-def _select(cfg: DictConfig, key: str, default: Any = None) -> Any:
-    value = OmegaConf.select(cfg, key, default=default)
-    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
 
 
 def resolve_vocab_size(cfg: DictConfig) -> int:
@@ -89,23 +84,23 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
     from transformer_lab.report.paper import TABLE3
     from transformer_lab.special_tokens import PAD_ID
     from transformer_lab.training.cadence import val_check_interval_in_batches
-    from transformer_lab.training.preflight import module_settings
+    from transformer_lab.training.preflight import module_settings, plain
 
     resolved = module_settings(cfg, vocab_size=resolve_vocab_size(cfg), pad_id=PAD_ID).model
     counts = count_parameters(resolved)
 
-    trainer = {k: _select(cfg, f"trainer.{k}") for k in ("accelerator", "devices", "num_nodes",
+    trainer = {k: plain(cfg, f"trainer.{k}") for k in ("accelerator", "devices", "num_nodes",
                                                            "accumulate_grad_batches", "max_steps",
                                                            "val_check_interval")}
     devices, how = _devices(trainer)
     nodes = trainer.get("num_nodes") or 1
     accumulate = trainer.get("accumulate_grad_batches") or 1
-    max_tokens = _select(cfg, "data.max_tokens")
-    row = _select(cfg, "row")
-    shrunk = _select(cfg, "hydra.runtime.choices.debug") is not None  # debug=tiny: not the paper's model
-    paper = TABLE3.get(row) if "table3" in (_select(cfg, "tags") or []) and not shrunk else None
+    max_tokens = plain(cfg, "data.max_tokens")
+    row = plain(cfg, "row")
+    shrunk = plain(cfg, "hydra.runtime.choices.debug") is not None  # debug=tiny: not the paper's model
+    paper = TABLE3.get(row) if "table3" in (plain(cfg, "tags") or []) and not shrunk else None
     return {
-        "experiment": _select(cfg, "experiment_name"),
+        "experiment": plain(cfg, "experiment_name"),
         "row": row,
         "parameters": counts,
         "paper_parameters": int(paper.params_m * 1e6) if paper and paper.params_m else None,
@@ -126,8 +121,8 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
             "weight_sharing": resolved.weight_sharing,
         },
         "training": {
-            "label_smoothing": _select(cfg, "loss.label_smoothing"),
-            "warmup_steps": _select(cfg, "optim.warmup_steps"),
+            "label_smoothing": plain(cfg, "loss.label_smoothing"),
+            "warmup_steps": plain(cfg, "optim.warmup_steps"),
             "max_steps": trainer.get("max_steps"),
             "max_tokens_per_device": max_tokens,
             "devices": devices * nodes,
@@ -136,7 +131,7 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
             "tokens_per_update": None if max_tokens is None else max_tokens * devices * nodes * accumulate,
             "val_check_interval_updates": trainer.get("val_check_interval"),
             "val_check_interval_batches": val_check_interval_in_batches(trainer),
-            "checkpoint_every_n_updates": _select(cfg, "callbacks.periodic_checkpoint.every_n_train_steps"),
+            "checkpoint_every_n_updates": plain(cfg, "callbacks.periodic_checkpoint.every_n_train_steps"),
         },
     }
 

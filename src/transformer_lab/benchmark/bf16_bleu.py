@@ -43,7 +43,7 @@ def run(checkpoint: str, split: str, sentences: int, limit: int | None) -> dict[
         raise SystemExit(f"{checkpoint} carries no data settings; it was not written by transformer_lab.train")
     datamodule = TranslationDataModule(**module.data_config)
     datamodule.prepare_data()
-    tokenizer = module.tokenizer or datamodule.tokenizer
+    tokenizer = module.tokenizer
     sources, references = datamodule.split_texts(split)
     if limit:
         sources, references = sources[:limit], references[:limit]

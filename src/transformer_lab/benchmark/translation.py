@@ -66,17 +66,13 @@ def load_workload(args: argparse.Namespace):
             raise SystemExit(f"--ref {args.ref} has {len(references)} lines but --src {args.src} has {len(sources)}")
     elif args.ref is not None:
         raise SystemExit("--ref needs --src (the split's own references are used otherwise)")
-    module, _ = module_from_checkpoint(args.checkpoint)
-    if args.src is not None:
-        tokenizer = module.tokenizer
-        if tokenizer is None:
-            raise SystemExit(f"{args.checkpoint} carries no tokenizer; translate its split instead of --src")
-    else:
+    module, _ = module_from_checkpoint(args.checkpoint)  # every checkpoint it loads carries its tokenizer
+    tokenizer = module.tokenizer
+    if args.src is None:
         if module.data_config is None:
             raise SystemExit(f"{args.checkpoint} carries no data settings; use --src FILE")
         datamodule = TranslationDataModule(**module.data_config)
         datamodule.prepare_data()
-        tokenizer = module.tokenizer or datamodule.tokenizer
         sources, references = datamodule.split_texts(args.split)
     if args.limit:
         sources, references = sources[: args.limit], references[: args.limit] if references else None
