@@ -66,14 +66,15 @@ def test_cuda_float32_loss_and_gradients_equal_cpu():
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
 def test_bf16_autocast_loss_and_gradients_stay_within_bf16_tolerance(device):
-    """bf16 keeps 8 significant bits (relative rounding 2^-9 = 2e-3 per operation); over a 2+2-layer model the
-    loss stays within 1% and the gradient vector within 8% (relative L2), pointing the same way (cosine >
-    0.995). A wrong cast (a weight left in bf16, a loss summed in bf16) breaks these by far more."""
+    """bf16 keeps 8 significant bits (relative rounding 2^-9 = 2e-3 per operation). With the log-softmax and
+    the loss in float32 the loss stays within 5e-4 of float32's (measured 4e-5 on a Zen 4; a log-softmax left
+    in bf16 gives 3e-3 and fails), and the gradient vector within 8% relative L2 (measured 2.6%), pointing
+    the same way (cosine > 0.995)."""
     model = small_model()
     ref_loss, ref_grads = loss_and_grads(model, *batch([7, 5, 9], 8, "cpu"))
     model.to(device)
     bf16_loss, bf16_grads = loss_and_grads(model, *batch([7, 5, 9], 8, device), autocast_dtype=torch.bfloat16)
-    assert abs(float(bf16_loss - ref_loss)) / float(ref_loss) < 1e-2
+    assert abs(float(bf16_loss - ref_loss)) / float(ref_loss) < 5e-4
     flat_ref = torch.cat([g.flatten() for g in ref_grads.values()])
     flat_bf16 = torch.cat([bf16_grads[n].flatten() for n in ref_grads])
     relative = float((flat_bf16 - flat_ref).norm() / flat_ref.norm())
