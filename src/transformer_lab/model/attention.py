@@ -128,6 +128,16 @@ class LayerCache:
         self.cross_v: Tensor | None = None
 
     @property
+    def offset(self) -> int:
+        """The position of the next new key (the number of positions cached)."""
+        return self.length
+
+    def key_mask(self) -> Tensor | None:
+        """Which cached keys a new query may see on top of the causal rule: all of them (None). The static
+        cache (static_cache.py) answers with a mask over its fixed capacity instead."""
+        return None
+
+    @property
     def self_k(self) -> Tensor | None:
         return None if self._k is None else self._k[..., : self.length].transpose(-2, -1)
 
@@ -213,10 +223,13 @@ class SelfAttention(nn.Module):
         H, Dk = self.n_heads, self.d_k
         q, k, v = self.qkv(x).split([H * Dk, H * Dk, H * self.d_v], dim=-1)  # (B, T, H*Dk|H*Dv)
         q, k, v = split_heads(q, H), split_heads(k, H), split_heads(v, H)  # (B, H, T, Dk|Dv)
-        offset = 0 if cache is None else cache.length
+        offset = 0 if cache is None else cache.offset  # an int, or a device tensor for a static cache
         q, k = positional.rotate_qk(q, k, offset)
         if cache is not None:
-            k, v = cache.append(k, v)  # (B, H, t+T, Dk|Dv)
+            k, v = cache.append(k, v)  # (B, H, t+T, Dk|Dv); a static cache: (B, H, capacity, Dk|Dv)
+            cached = cache.key_mask()  # None, or (capacity,) bool for a static cache
+            if cached is not None:
+                mask = cached if mask is None else mask & cached
         bias = positional.attention_bias(q.size(2), k.size(2), offset, x.device)  # (H, T, t+T) or None
         p = self.attention_dropout if self.training else 0.0
         y, probs = attend(q, k, v, mask=mask, causal=causal, bias=bias, dropout_p=p, need_weights=need_weights)
@@ -233,6 +246,11 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(d_model, n_heads * (d_k + d_v))  # rows: [W^K; W^V]
         self.out = nn.Linear(n_heads * d_v, d_model)
         self.attention_dropout = attention_dropout
+
+    def memory_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """memory (B, S, D) -> keys (B, H, S, Dk), values (B, H, S, Dv): what a decoding cache keeps."""
+        k, v = self.kv(memory).split([self.n_heads * self.d_k, self.n_heads * self.d_v], dim=-1)
+        return split_heads(k, self.n_heads), split_heads(v, self.n_heads)
 
     def forward(
         self,
@@ -253,8 +271,7 @@ class CrossAttention(nn.Module):
         if cache is not None and cache.cross_k is not None:
             k, v = cache.cross_k, cache.cross_v
         else:
-            k, v = self.kv(memory).split([H * self.d_k, H * self.d_v], dim=-1)
-            k, v = split_heads(k, H), split_heads(v, H)  # (B, H, S, Dk|Dv)
+            k, v = self.memory_kv(memory)  # (B, H, S, Dk|Dv)
             if cache is not None:
                 cache.set_cross(k, v)
                 k, v = cache.cross_k, cache.cross_v

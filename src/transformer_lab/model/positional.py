@@ -24,16 +24,29 @@ from torch import Tensor, nn
 from transformer_lab.model.config import PositionalConfig
 
 
+Offset = int | Tensor  # the position of the first query/input; a tensor: 0-dim int64 on the device
+
+
+def position_ids(offset: Offset, length: int, device: torch.device) -> Tensor:
+    """(length,) int64 positions offset, offset+1, ... on `device` (for an int or a device-tensor offset)."""
+    return torch.arange(length, device=device) + offset
+
+
 class PositionalScheme(nn.Module):
     """Base class: no positional information at all (`none`). Subclasses override one or both hooks."""
 
-    def add_to_embeddings(self, x: Tensor, offset: int = 0) -> Tensor:
+    @property
+    def table_length(self) -> int | None:
+        """Positions a tensor offset may reach (offset + length <= this); None: no table, any position."""
+        return None
+
+    def add_to_embeddings(self, x: Tensor, offset: Offset = 0) -> Tensor:
         return x  # x: (B, T, D)
 
-    def rotate_qk(self, q: Tensor, k: Tensor, offset: int = 0) -> tuple[Tensor, Tensor]:
+    def rotate_qk(self, q: Tensor, k: Tensor, offset: Offset = 0) -> tuple[Tensor, Tensor]:
         return q, k  # q: (B, H, Tq, Dk), k: (B, H, Tq, Dk) -- the new keys, at the same positions as q
 
-    def attention_bias(self, q_len: int, k_len: int, offset: int, device: torch.device) -> Tensor | None:
+    def attention_bias(self, q_len: int, k_len: int, offset: Offset, device: torch.device) -> Tensor | None:
         return None  # or (H, Tq, Tk) float32, added to the attention logits
 
 
@@ -60,9 +73,15 @@ class SinusoidalPositional(PositionalScheme):
         # non-persistent: a function of the config, not a learned weight; kept out of checkpoints
         self.register_buffer("table", sinusoid_table(max_len, d_model, base), persistent=False)
 
-    def add_to_embeddings(self, x: Tensor, offset: int = 0) -> Tensor:
+    @property
+    def table_length(self) -> int:
+        return self.table.size(0)
+
+    def add_to_embeddings(self, x: Tensor, offset: Offset = 0) -> Tensor:
         T = x.size(1)
-        if offset + T <= self.table.size(0):
+        if isinstance(offset, Tensor):  # rows of the table, looked up on the device
+            pe = self.table.index_select(0, position_ids(offset, T, x.device))
+        elif offset + T <= self.table.size(0):
             pe = self.table[offset : offset + T]
         else:  # longer than precomputed: the formula extends to any length
             pe = sinusoid_table(T, self.d_model, self.base, offset).to(x.device)
@@ -77,8 +96,14 @@ class LearnedPositional(PositionalScheme):
         self.embedding = nn.Embedding(max_len, d_model)
         nn.init.normal_(self.embedding.weight, mean=0.0, std=d_model**-0.5)  # same scale as token embeddings
 
-    def add_to_embeddings(self, x: Tensor, offset: int = 0) -> Tensor:
+    @property
+    def table_length(self) -> int:
+        return self.embedding.num_embeddings
+
+    def add_to_embeddings(self, x: Tensor, offset: Offset = 0) -> Tensor:
         T, max_len = x.size(1), self.embedding.num_embeddings
+        if isinstance(offset, Tensor):  # the caller checked offset + T <= max_len (table_length) on the host
+            return x + self.embedding(position_ids(offset, T, x.device)).to(x.dtype)
         if offset + T > max_len:
             raise ValueError(
                 f"sequence position {offset + T - 1} exceeds model.positional.max_len={max_len} of the learned "
@@ -107,9 +132,16 @@ class RotaryPositional(PositionalScheme):
         angle = torch.cat([angle, angle], dim=-1)  # (T, Dk)
         return angle.cos().float(), angle.sin().float()
 
-    def rotate_qk(self, q: Tensor, k: Tensor, offset: int = 0) -> tuple[Tensor, Tensor]:
+    @property
+    def table_length(self) -> int:
+        return self.cos.size(0)
+
+    def rotate_qk(self, q: Tensor, k: Tensor, offset: Offset = 0) -> tuple[Tensor, Tensor]:
         T = q.size(-2)
-        if offset + T <= self.cos.size(0):
+        if isinstance(offset, Tensor):  # rows of the tables, looked up on the device
+            pos = position_ids(offset, T, q.device)
+            cos, sin = self.cos.index_select(0, pos), self.sin.index_select(0, pos)
+        elif offset + T <= self.cos.size(0):
             cos, sin = self.cos[offset : offset + T], self.sin[offset : offset + T]
         else:
             cos, sin = (t.to(q.device) for t in self._tables(offset, T))
@@ -150,8 +182,8 @@ class ALiBiPositional(PositionalScheme):
         super().__init__()
         self.register_buffer("slopes", alibi_slopes(n_heads), persistent=False)  # (H,)
 
-    def attention_bias(self, q_len: int, k_len: int, offset: int, device: torch.device) -> Tensor:
-        q_pos = torch.arange(offset, offset + q_len, device=device)
+    def attention_bias(self, q_len: int, k_len: int, offset: Offset, device: torch.device) -> Tensor:
+        q_pos = position_ids(offset, q_len, device)
         k_pos = torch.arange(k_len, device=device)
         distance = (q_pos[:, None] - k_pos[None, :]).abs().float()  # (Tq, Tk)
         return -self.slopes[:, None, None] * distance  # (H, Tq, Tk)

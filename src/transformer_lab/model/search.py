@@ -19,6 +19,9 @@ A sentence leaves the batch once it is done: later steps decode only the sentenc
 memory and cache rows are selected), so a batch costs what its sentences need rather than B times the
 longest. Outputs are identical to decoding every row to the end (tests/benchmark/test_benchmark_paths.py).
 Call `model.eval()` first; the searches do not change the model's mode.
+`cuda_graphs=True` (both searches) decodes over fixed shapes instead (static_search.py): every step is one
+replay of a CUDA graph of the decoder step on a GPU (the same step runs eagerly on CPU, where the tests
+compare it with this path); sentences stay in the batch once done, and the outputs are the same.
 """
 
 from __future__ import annotations
@@ -59,8 +62,14 @@ def greedy_search(
     min_len: int = 0,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
+    cuda_graphs: bool = False,
 ) -> SearchOutput:
     """src (B, S) -> the argmax continuation of every sentence (alpha only scales the reported scores)."""
+    if cuda_graphs:
+        from transformer_lab.model.static_search import static_greedy_search  # it builds on this module
+
+        return static_greedy_search(model, src, alpha=alpha, max_len_a=max_len_a, max_len_b=max_len_b,
+                                    min_len=min_len, bos_id=bos_id, eos_id=eos_id)
     pad_id, B, device = model.pad_id, src.size(0), src.device
     state = SearchState(model, src, rows_per_sentence=1, max_len_a=max_len_a, max_len_b=max_len_b, min_len=min_len,
                         bos_id=bos_id, eos_id=eos_id)
@@ -102,6 +111,7 @@ def beam_search(
     eos_id: int = EOS_ID,
     beam_size: int = 4,
     n_best: int = 1,
+    cuda_graphs: bool = False,
 ) -> SearchOutput:
     """src (B, S) -> the best finished hypothesis per sentence (fairseq-style beam search), and with
     n_best = N > 1 also the N best finished hypotheses, best first (N <= beam_size).
@@ -115,11 +125,17 @@ def beam_search(
     finished one; the rule here (fairseq's) stops a sentence earlier, at K finished hypotheses.
     The N best are, as in fairseq, the best N of the first K hypotheses finished during the search (taken in
     step order, and by rank within a step).
+    cuda_graphs: decode over fixed shapes, one CUDA graph replay per step on a GPU (module docstring).
     """
     if beam_size < 1:
         raise ValueError(f"beam_size={beam_size} must be >= 1")
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best={n_best} must be between 1 and beam_size={beam_size}")
+    if cuda_graphs:
+        from transformer_lab.model.static_search import static_beam_search  # it builds on this module
+
+        return static_beam_search(model, src, alpha=alpha, max_len_a=max_len_a, max_len_b=max_len_b, min_len=min_len,
+                                  bos_id=bos_id, eos_id=eos_id, beam_size=beam_size, n_best=n_best)
     pad_id, B, K, device = model.pad_id, src.size(0), beam_size, src.device
     state = SearchState(model, src, rows_per_sentence=K, max_len_a=max_len_a, max_len_b=max_len_b, min_len=min_len,
                         bos_id=bos_id, eos_id=eos_id)

@@ -1,0 +1,170 @@
+"""One decoder step over fixed shapes, replayed as a CUDA graph (eager on CPU), for `cuda_graphs=True`.
+
+Shapes: B sentences, G rows per sentence (beams), R = B*G decoder rows, S source capacity, C target
+capacity, V vocabulary.
+
+Why: at beam-search batch sizes a decoder step on a GPU is bound by kernel launches, not arithmetic -- each
+step launches a few hundred small kernels from Python (per layer: self-attention, cross-attention, FFN,
+LayerNorms; then the output projection and log-softmax). A CUDA graph records those launches once and
+replays them with one call. A graph replays fixed shapes and fixed memory addresses, so the step runs on a
+StaticDecoderCache (static_cache.py): the inputs are copied into fixed buffers (token ids (R, 1), the parent
+row of every beam (R,)), the position lives on the device, and the output is a fixed (R, V) float32 buffer.
+
+One step = reorder the cache rows by the parents (beam search only), decode the tokens at `position`,
+advance the position, log-softmax in float32 -- the same arithmetic as SearchState.next_logp, except that
+self-attention reads all C key slots under a mask (masked slots weigh exactly 0).
+
+Capture happens on first use of a shape: a few eager warm-up steps on a side stream (cuBLAS workspaces,
+kernel selection), then `torch.cuda.graph`. Decoders are kept per model and shape (`static_decoder`), so
+repeated batches of one shape replay the same graph. Shapes are bucketed to bound the number of captures:
+the source and target capacities are rounded up to a multiple of `BUCKET` (extra slots are masked, which
+costs a little attention arithmetic and nothing else); the batch is not padded, since every extra row
+would cost a full row of decoding. Autocast is part of the key: a step captured in bf16 replays bf16.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections import OrderedDict
+
+import torch
+from torch import Tensor
+
+from transformer_lab.model.static_cache import StaticDecoderCache
+from transformer_lab.model.transformer import Transformer
+
+BUCKET = 8  # source and target capacities are rounded up to a multiple of this
+MAX_DECODERS_PER_MODEL = 8  # least recently used decoders (their graphs and buffers) are dropped beyond this
+WARMUP_STEPS = 2
+
+
+def step_dtype(model: Transformer, device: torch.device) -> torch.dtype:
+    """The dtype the decoder's keys/values come out in: autocast's when it is on, else the weights'."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.get_autocast_dtype(device.type)
+    return model.generator.weight.dtype
+
+
+def round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+class StaticDecoder:
+    """The decoder step of `model` for B sentences x G rows, sources up to S tokens and outputs up to C.
+
+    `start(memory, src_mask)` loads a batch; `step(tokens, parents)` decodes one position and returns the
+    next token's float32 log-probabilities (R, V) -- a buffer the next step overwrites. With `capture`
+    (CUDA only) the step is captured once, here, and every `step` replays it.
+    """
+
+    def __init__(self, model: Transformer, *, sentences: int, rows_per_sentence: int, src_capacity: int,
+                 capacity: int, device: torch.device, capture: bool) -> None:
+        if capture and device.type != "cuda":
+            raise ValueError(f"CUDA graphs need a CUDA device, got {device}")
+        self._model = weakref.ref(model)  # the model's decoder cache must not keep the model alive
+        self.device = device
+        self.dtype, self.autocast = step_dtype(model, device), torch.is_autocast_enabled(device.type)
+        self.cache = StaticDecoderCache(model, sentences=sentences, rows_per_sentence=rows_per_sentence,
+                                        src_capacity=src_capacity, capacity=capacity, dtype=self.dtype, device=device)
+        rows = self.cache.rows
+        self.reorders = rows_per_sentence > 1
+        self.tokens = torch.zeros(rows, 1, dtype=torch.long, device=device)  # (R, 1) this step's input ids
+        self.identity = torch.arange(rows, device=device)  # (R,)
+        self.parents = self.identity.clone()  # (R,) parent row of every row (beam search)
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.logp: Tensor | None = None  # (R, V) float32, the graph's output buffer
+        if capture:
+            self._capture()
+
+    @property
+    def model(self) -> Transformer:
+        model = self._model()
+        if model is None:
+            raise RuntimeError("the model of this static decoder no longer exists")
+        return model
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        # cache_enabled=False: autocast's cache of cast weights must not hold tensors of the graph's pool
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.autocast, cache_enabled=False)
+
+    def _step(self) -> Tensor:
+        """What one step does (eagerly, or while being captured): -> (R, V) float32 log-probabilities."""
+        if self.reorders:
+            self.cache.reorder_(self.parents)
+        # memory None: cross-attention reads its keys/values from the cache (loaded by `start`)
+        logits = self.model.decode(self.tokens, None, self.cache.memory_mask, self.cache)[:, -1]  # (R, V)
+        self.cache.advance_()
+        return torch.log_softmax(logits, dim=-1, dtype=torch.float32)
+
+    @torch.no_grad()
+    def _capture(self) -> None:
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side), self._autocast():
+            for _ in range(WARMUP_STEPS):  # lazy initialization and kernel choice stay out of the graph
+                self._step()
+                self.cache.position.zero_()  # capacity may be 1: never step past it
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph), self._autocast():
+            self.logp = self._step()
+
+    @torch.no_grad()
+    def start(self, memory: Tensor, src_mask: Tensor) -> None:
+        """A new batch: memory (B, S', D) and its source mask (B, 1, 1, S'), S' <= S; position 0, no reorder."""
+        with self._autocast():
+            self.cache.load_memory(self.model, memory, src_mask)
+        self.parents.copy_(self.identity)
+
+    @torch.no_grad()
+    def step(self, tokens: Tensor, parents: Tensor | None = None) -> Tensor:
+        """tokens (R, 1) ids at the current position, parents (R,) the row each row continues (None: the
+        same row) -> (R, V) float32 log-probabilities of the next token. The position moves on by one."""
+        self.tokens.copy_(tokens)
+        if self.reorders:  # one row per sentence: its parent can only be itself
+            self.parents.copy_(self.identity if parents is None else parents)
+        if self.graph is not None:
+            self.graph.replay()
+            return self.logp
+        with self._autocast():
+            return self._step()
+
+
+_DECODERS: weakref.WeakKeyDictionary[Transformer, OrderedDict[tuple, StaticDecoder]] = weakref.WeakKeyDictionary()
+
+
+def static_decoder(model: Transformer, *, sentences: int, rows_per_sentence: int, src_len: int, max_len: int,
+                   device: torch.device, capture: bool) -> StaticDecoder:
+    """A StaticDecoder for this model and shape (capacities rounded up to BUCKET), reused across calls.
+
+    Reuse is keyed by everything a captured graph bakes in: the shapes, the device, the autocast setting
+    and dtype, and the addresses of the model's parameters and buffers (a model moved or reloaded gets new
+    ones). The model must be in eval mode: a graph replays its dropout masks.
+    """
+    if model.training:
+        raise ValueError("static decoding needs model.eval(): a captured step would replay fixed dropout masks")
+    table = model.decoder.positional.table_length
+    capacity = round_up(max_len, BUCKET)
+    if table is not None:
+        capacity = min(capacity, max(table, max_len))  # never past the table (unless max_len is: that fails)
+    key = (
+        sentences, rows_per_sentence, round_up(src_len, BUCKET), capacity, str(device), capture,
+        torch.is_autocast_enabled(device.type), step_dtype(model, device),
+        tuple(t.data_ptr() for t in (*model.parameters(), *model.buffers())),
+    )
+    decoders = _DECODERS.setdefault(model, OrderedDict())
+    if key in decoders:
+        decoders.move_to_end(key)
+        return decoders[key]
+    while len(decoders) >= MAX_DECODERS_PER_MODEL:
+        decoders.popitem(last=False)
+    decoder = StaticDecoder(model, sentences=sentences, rows_per_sentence=rows_per_sentence,
+                            src_capacity=key[2], capacity=capacity, device=device, capture=capture)
+    decoders[key] = decoder
+    return decoder
+
+
+def release_static_decoders(model: Transformer) -> int:
+    """Drop the model's static decoders (their CUDA graphs and buffers); returns how many there were."""
+    return len(_DECODERS.pop(model, {}))

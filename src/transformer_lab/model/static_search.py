@@ -1,0 +1,173 @@
+"""Greedy and beam search over fixed shapes: the `cuda_graphs=True` path of search.py.
+
+Shapes: B sentences, K beam size, R = B*K decoder rows, L maximum output length, V vocabulary.
+
+Same conventions, settings and results as greedy_search / beam_search (search.py; tests/model/
+test_static_decoding.py checks token-identical outputs), different bookkeeping: every step decodes all R rows
+with one StaticDecoder step (static_decoding.py: a CUDA graph replay on a GPU). A captured graph has fixed
+shapes, so a sentence cannot leave the batch: once done, its rows keep decoding and their results are
+ignored (`done` masks every update). On a GPU at these batch sizes the extra rows cost little next to the
+launches a graph saves.
+No host read inside a step: the only one is `DoneWatch`, which looks a few steps behind so that the host
+keeps the GPU fed; a search may therefore run up to `DoneWatch.lag` steps past the point where every
+sentence is done, which changes nothing (those steps are fully masked) and is trimmed from the output.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from transformer_lab.model.search import SearchOutput, _keep_finished, length_penalty
+from transformer_lab.model.search_state import TokenRules, max_output_lengths
+from transformer_lab.model.static_decoding import StaticDecoder, static_decoder
+from transformer_lab.model.transformer import Transformer
+
+
+class DoneWatch:
+    """Tells the host when every sentence is done, without stalling the device each step.
+
+    On CUDA, each step's `done.all()` is copied to pinned host memory asynchronously; `all_done` answers
+    from the copy made `lag` steps earlier, waiting only for that copy (by then the device is still busy
+    with the later steps, so it does not run dry). On CPU the answer is immediate (lag 0).
+    """
+
+    def __init__(self, device: torch.device, lag: int = 2) -> None:
+        self.cuda = device.type == "cuda"
+        self.lag = lag if self.cuda else 0
+        if self.cuda:
+            self.flags = torch.zeros(lag + 1, dtype=torch.bool, pin_memory=True)
+            self.events = [torch.cuda.Event() for _ in range(lag + 1)]
+        self.step = 0
+
+    def all_done(self, done: Tensor) -> bool:
+        """done (B,) bool of the step just enqueued -> whether every sentence was done `lag` steps ago."""
+        if not self.cuda:
+            return bool(done.all())
+        slot = self.step % (self.lag + 1)
+        self.flags[slot].copy_(done.all(), non_blocking=True)
+        self.events[slot].record()
+        self.step += 1
+        if self.step <= self.lag:
+            return False
+        old = self.step % (self.lag + 1)  # the slot written `lag` steps ago (next to be overwritten)
+        self.events[old].synchronize()
+        return bool(self.flags[old])
+
+
+def _start(model: Transformer, src: Tensor, *, rows_per_sentence: int, max_len_a: float, max_len_b: int,
+           capture: bool | None) -> tuple[StaticDecoder, Tensor, int]:
+    """Encode src (B, S), size the decoder for the batch: -> (decoder, max_lens (B,), L)."""
+    device = src.device
+    capture = device.type == "cuda" if capture is None else capture
+    memory, src_mask = model.encode(src)  # (B, S, D), (B, 1, 1, S)
+    max_lens = max_output_lengths(src, pad_id=model.pad_id, max_len_a=max_len_a, max_len_b=max_len_b)  # (B,)
+    L = int(max_lens.max())  # one host read per call
+    decoder = static_decoder(model, sentences=src.size(0), rows_per_sentence=rows_per_sentence, src_len=src.size(1),
+                             max_len=L, device=device, capture=capture)
+    decoder.start(memory, src_mask)
+    return decoder, max_lens, L
+
+
+@torch.no_grad()
+def static_greedy_search(model: Transformer, src: Tensor, *, alpha: float, max_len_a: float, max_len_b: int,
+                         min_len: int, bos_id: int, eos_id: int, capture: bool | None = None) -> SearchOutput:
+    """greedy_search over fixed shapes; capture: replay a CUDA graph (None: on CUDA devices)."""
+    pad_id, B, device = model.pad_id, src.size(0), src.device
+    decoder, max_lens, L = _start(model, src, rows_per_sentence=1, max_len_a=max_len_a, max_len_b=max_len_b,
+                                  capture=capture)
+    rules = TokenRules(pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, min_len=min_len, device=device)
+    first_forced = int(max_lens.min())
+    tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
+    logprob = torch.zeros(B, dtype=torch.float32, device=device)
+    lengths = torch.zeros(B, dtype=torch.long, device=device)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    watch = DoneWatch(device)
+    inp = torch.full((B, 1), bos_id, dtype=torch.long, device=device)
+    for step in range(L):
+        logp = decoder.step(inp)  # (B, V)
+        rules.apply_(logp, step, step + 1 >= max_lens if step + 1 >= first_forced else None)
+        tok_logp, tok = logp.max(dim=-1)  # (B,), (B,)
+        going = ~done
+        logprob += torch.where(going, tok_logp, 0.0)  # where, not a product: a done row's -inf stays out
+        lengths += going
+        tokens[:, step] = torch.where(going, tok, pad_id)
+        done |= tok == eos_id
+        if watch.all_done(done):
+            break
+        inp = tok[:, None]
+    width = int(lengths.max())  # steps run past the last eos (DoneWatch's lag) left all-pad columns
+    return SearchOutput(tokens[:, :width], logprob / length_penalty(lengths.float(), alpha))
+
+
+@torch.no_grad()
+def static_beam_search(model: Transformer, src: Tensor, *, alpha: float, max_len_a: float, max_len_b: int,
+                       min_len: int, bos_id: int, eos_id: int, beam_size: int, n_best: int,
+                       capture: bool | None = None) -> SearchOutput:
+    """beam_search over fixed shapes (same rules, see search.py); capture: replay a CUDA graph (None: on
+    CUDA devices). Arguments are checked by beam_search."""
+    pad_id, B, K, device = model.pad_id, src.size(0), beam_size, src.device
+    decoder, max_lens, L = _start(model, src, rows_per_sentence=K, max_len_a=max_len_a, max_len_b=max_len_b,
+                                  capture=capture)
+    rules = TokenRules(pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, min_len=min_len, device=device)
+    first_forced = int(max_lens.min())
+    V = model.generator.out_features
+    n_cand = min(2 * K, K * V)
+
+    alive_tokens = torch.full((B, K, L), pad_id, dtype=torch.long, device=device)
+    alive_score = torch.full((B, K), float("-inf"), dtype=torch.float32, device=device)
+    alive_score[:, 0] = 0.0  # all beams start identical: expand only the first at step 0
+    n_finished = torch.zeros(B, dtype=torch.long, device=device)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    best_tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
+    best_score = torch.full((B,), float("-inf"), dtype=torch.float32, device=device)
+    beam_base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1): flat row of a sentence's first beam
+    sentence = torch.arange(B, device=device)
+    in_top_k = torch.arange(n_cand, device=device) < K  # (2K,) rank < K
+    if n_best > 1:  # the first K finished hypotheses of each sentence, in finishing order; slot K: discarded
+        kept_tokens = torch.full((B, K + 1, L), pad_id, dtype=torch.long, device=device)
+        kept_score = torch.full((B, K + 1), float("-inf"), dtype=torch.float32, device=device)
+    watch = DoneWatch(device)
+    inp = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
+    rows: Tensor | None = None  # (R,) parent rows; None at step 0
+
+    for step in range(L):
+        logp = decoder.step(inp, rows).view(B, K, V)
+        forced = (step + 1 >= max_lens)[:, None].expand(B, K) if step + 1 >= first_forced else None
+        cand = rules.apply_(logp, step, forced).add_(alive_score[:, :, None]).view(B, K * V)
+        top_score, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K), best first
+        top_beam, top_tok = top_idx // V, top_idx % V  # (B, 2K)
+
+        # finished hypotheses: eos within the top K, finite, of a sentence not yet done
+        is_eos = top_tok == eos_id
+        fin = is_eos & torch.isfinite(top_score) & in_top_k & ~done[:, None]  # (B, 2K)
+        fin_score = (top_score / length_penalty(step + 1, alpha)).masked_fill(~fin, float("-inf"))
+        cand_best, cand_pos = fin_score.max(dim=1)  # (B,)
+        better = cand_best > best_score  # never for a done sentence: its fin_score is all -inf
+        parent = top_beam.gather(1, cand_pos[:, None]).squeeze(1)  # (B,)
+        seq = alive_tokens[sentence, parent]  # (B, L), a copy
+        seq[:, step] = eos_id
+        best_tokens = torch.where(better[:, None], seq, best_tokens)
+        best_score = torch.where(better, cand_best, best_score)
+        if n_best > 1:
+            _keep_finished(kept_tokens, kept_score, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
+        n_finished += fin.sum(dim=1)
+        done |= (n_finished >= K) | (step + 1 >= max_lens)  # (B,)
+        if step + 1 == L or watch.all_done(done):
+            break
+
+        # survivors: the K best extensions that do not end in eos (at most K of the 2K end in eos)
+        alive_score, sel = top_score.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (B, K)
+        parent, tok = top_beam.gather(1, sel), top_tok.gather(1, sel)  # (B, K)
+        alive_tokens = alive_tokens.gather(1, parent[:, :, None].expand(B, K, L))
+        alive_tokens[:, :, step] = tok
+        rows = (beam_base + parent).view(-1)  # (R,) cache rows of the parents
+        inp = tok.reshape(-1, 1)
+    width = int((best_tokens != pad_id).sum(dim=1).max())  # drop all-pad columns
+    if n_best == 1:
+        return SearchOutput(best_tokens[:, :width], best_score)
+    nbest_scores, order = kept_score[:, :K].sort(dim=1, descending=True, stable=True)  # stable: ties by finish
+    nbest_scores, order = nbest_scores[:, :n_best], order[:, :n_best]  # (B, N)
+    nbest_tokens = kept_tokens.gather(1, order[:, :, None].expand(B, n_best, L))  # (B, N, L)
+    nbest_width = int((nbest_tokens != pad_id).sum(dim=2).max())
+    return SearchOutput(best_tokens[:, :width], best_score, nbest_tokens[:, :, :nbest_width], nbest_scores)
