@@ -14,7 +14,7 @@ Both run the decoder incrementally (one token per step, DecoderCache preallocate
 vectorized over batch x beam; beam search keeps one memory row per sentence (its K beams are adjacent rows).
 Both set up the same state (`SearchState` in search_state.py: encoder memory, maximum lengths, cache, token
 rules) and take the same keyword-only settings in the same order (`alpha, max_len_a, max_len_b, min_len,
-bos_id, eos_id`; beam search adds `beam_size, n_best`).
+bos_id, eos_id, cuda_graphs`; beam search adds `beam_size, n_best`).
 A sentence leaves the batch once it is done: later steps decode only the sentences still going (their
 memory and cache rows are selected), so a batch costs what its sentences need rather than B times the
 longest. Outputs are identical to decoding every row to the end (tests/benchmark/test_benchmark_paths.py).
@@ -109,9 +109,9 @@ def beam_search(
     min_len: int = 0,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
+    cuda_graphs: bool = False,
     beam_size: int = 4,
     n_best: int = 1,
-    cuda_graphs: bool = False,
 ) -> SearchOutput:
     """src (B, S) -> the best finished hypothesis per sentence (fairseq-style beam search), and with
     n_best = N > 1 also the N best finished hypotheses, best first (N <= beam_size).
