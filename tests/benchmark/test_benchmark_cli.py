@@ -11,6 +11,7 @@ import torch
 from transformer_lab.benchmark import measure
 from transformer_lab.benchmark.cli import main
 from transformer_lab.benchmark.workloads import Shape, make_batch, make_ours
+from transformer_lab.model.static_decoding import release_static_decoders
 
 TINY = ["--d-model", "16", "--layers", "1", "--heads", "2", "--d-ff", "32", "--vocab", "50",
         "--sentences", "3", "--src-len", "5", "--tgt-len", "4", "--decode-len", "3",
@@ -46,3 +47,23 @@ def test_cli_times_the_peer_side_by_side(tmp_path):
     assert report["parameters"]["ours"] == report["parameters"]["peer:sdpa"]  # identical shapes, same weights
     for metric in ("train_tokens_per_s", "decode_tokens_per_s"):
         assert report["ratios"][metric]["fp32"] > 0
+
+
+def test_cli_records_cuda_graphs_and_decodes_with_them(tmp_path):
+    out = tmp_path / "bench.json"
+    main(TINY + ["--no-train", "--precision", "fp32", "--cuda-graphs", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert report["workload"]["cuda_graphs"] is True
+    assert report["results"][0]["decode_tokens_per_s"]["median"] > 0
+
+
+def test_cuda_graphs_side_generates_the_same_forced_length_tokens():
+    shape, device = Shape(d_model=16, layers=1, heads=2, d_ff=32, vocab=50, dropout=0.0), torch.device("cpu")
+    src = make_batch(3, 5, 2, shape.vocab, device, seed=1).src
+    torch.manual_seed(0)
+    plain = make_ours(shape, device).decode(src, 4, 6, "fp32")
+    torch.manual_seed(0)
+    side = make_ours(shape, device, cuda_graphs=True)
+    graphed = side.decode(src, 4, 6, "fp32")
+    assert plain.shape == (3, 6) and graphed.tolist() == plain.tolist()
+    assert release_static_decoders(side.model) == 1  # it took the static path

@@ -2,6 +2,7 @@
 
     python -m transformer_lab.benchmark --preset base --precision fp32 bf16 --peer --threads 1 --json out.json
     python -m transformer_lab.benchmark --device cuda --precision bf16 --sentences 833 --peer   # ~25k tokens/side
+    python -m transformer_lab.benchmark --device cuda --no-train --decode-sentences 256 --peer --cuda-graphs
 
 Training throughput counts source + target tokens per second through forward, label-smoothed loss,
 backward and an Adam step. Decoding throughput counts generated tokens per second of a beam search that
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"],
                      help="bf16 = autocast with fp32 master weights")
     run.add_argument("--compile", action="store_true", help="torch.compile our model's training forward")
+    run.add_argument("--cuda-graphs", action="store_true",
+                     help="our beam search with cuda_graphs=True (fixed shapes; one CUDA graph replay per decoder "
+                          "step on a GPU, captured during the warm-up)")
     run.add_argument("--threads", type=int, help="torch.set_num_threads (CPU)")
     run.add_argument("--peer", action="store_true", help="also time Hugging Face MarianMT with identical shapes")
     run.add_argument("--peer-attn", nargs="+", default=["sdpa", "eager"], choices=["sdpa", "eager"],
@@ -85,7 +89,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "workload": {
             "sentences": args.sentences, "src_len": args.src_len, "tgt_len": args.tgt_len,
             "train_tokens_per_step": batch.tokens, "beam": args.beam, "decode_len": args.decode_len,
-            "decode_sentences": decode_src.size(0), "compile": args.compile, "repeats": args.repeats,
+            "decode_sentences": decode_src.size(0), "compile": args.compile, "cuda_graphs": args.cuda_graphs,
+            "repeats": args.repeats,
         },
         "peak_matmul_flops": {},
         "results": [],
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if device.type == "cuda":
             name, table = measure.gpu_table_peak(device)
             report["peak_matmul_flops"]["bf16_datasheet"] = table
-    sides = [make_ours(shape, device, compile=args.compile)]
+    sides = [make_ours(shape, device, compile=args.compile, cuda_graphs=args.cuda_graphs)]
     if args.peer:
         if peer_available():
             sides += [make_peer(shape, device, attn) for attn in args.peer_attn]

@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"])
     p.add_argument("--peer", action="store_true", help="also decode with MarianMT holding the same weights")
     p.add_argument("--peer-attn", nargs="+", default=["sdpa", "eager"], choices=["sdpa", "eager"])
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="our beam search with cuda_graphs=True (one CUDA graph replay per decoder step on a GPU; "
+                        "the warm-up then decodes every batch, so that each batch shape is captured untimed)")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int)
@@ -107,7 +110,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     K, alpha, a, b = search.beam_size, search.alpha, search.max_len_a, search.max_len_b
 
     def ours(src: torch.Tensor) -> list[list[int]]:
-        return beam_search(model, src, beam_size=K, alpha=alpha, max_len_a=a, max_len_b=b).tokens.tolist()
+        return beam_search(model, src, beam_size=K, alpha=alpha, max_len_a=a, max_len_b=b,
+                           cuda_graphs=args.cuda_graphs).tokens.tolist()
 
     sides = {"ours": ours}
     if args.peer:
@@ -125,16 +129,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {
         "checkpoint": str(args.checkpoint), "sentences": len(sources), "batch_sentences": args.sentences,
         "source": str(args.src) if args.src else args.split, "beam": K, "alpha": alpha,
-        "max_len": f"{a} * S + {b}", "threads": torch.get_num_threads(), "device": str(device),
+        "max_len": f"{a} * S + {b}", "cuda_graphs": args.cuda_graphs, "threads": torch.get_num_threads(),
+        "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "load_average": list(__import__("os").getloadavg()), "results": [],
     }
     for precision in args.precision:
         seconds = {name: [] for name in sides}
         outputs: dict[str, dict[int, list[int]]] = {}
-        for decode in sides.values():  # warm-up: kernel loading and autotuning stay out of the timings
+        # warm-up: kernel loading and autotuning stay out of the timings; with --cuda-graphs every batch
+        # shape's graph is captured here (the peer gets the same warm-up)
+        warmup = batches if args.cuda_graphs else batches[-1:]
+        for decode in sides.values():
             with torch.no_grad(), autocast(device, precision):
-                decode(batches[-1][1])
+                for _, src in warmup:
+                    decode(src)
         for _ in range(args.repeats):  # alternate the sides, so that load from other jobs hits them alike
             for name, decode in sides.items():
                 hyps: dict[int, list[int]] = {}

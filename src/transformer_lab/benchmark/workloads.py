@@ -106,7 +106,9 @@ class Side:
             return self._generate(src, beam, length)
 
 
-def make_ours(shape: Shape, device: torch.device, compile: bool = False) -> Side:
+def make_ours(shape: Shape, device: torch.device, compile: bool = False, cuda_graphs: bool = False) -> Side:
+    """Our Transformer; `compile` compiles the training forward, `cuda_graphs` decodes with the static-shape
+    search (one CUDA graph replay per decoder step on a GPU)."""
     model = build_transformer(shape.model_config()).to(device)
     forward = model
     if compile:
@@ -118,7 +120,8 @@ def make_ours(shape: Shape, device: torch.device, compile: bool = False) -> Side
 
     def generate(src: Tensor, beam: int, length: int) -> Tensor:
         # max length a*S + b = length, and no eos before it: every hypothesis has exactly `length` tokens
-        return beam_search(model, src, beam_size=beam, max_len_a=0.0, max_len_b=length, min_len=length).tokens
+        return beam_search(model, src, beam_size=beam, max_len_a=0.0, max_len_b=length, min_len=length,
+                           cuda_graphs=cuda_graphs).tokens
 
     return Side("ours", model, logits, generate)
 

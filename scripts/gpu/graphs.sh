@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# GPU checks of the static-shape decoding path (cuda_graphs=True), about 3 minutes on an H200:
+#   GPU_LOG_DIR=out bash scripts/gpu/graphs.sh
+# 1. the CUDA tests of tests/model/test_static_decoding.py (graph replay == eager static == beam_search;
+#    one capture per shape; bf16 autocast);
+# 2. forced-length beam-4 decoding (256 sentences x 30 tokens, base shape, fp32 and bf16) beside MarianMT,
+#    with --cuda-graphs and then without, in that order (decode.json, decode_eager.json).
+# Each step has a time limit and the script goes on past a failing one; steps.txt says which failed.
+set -u
+LOGS=${GPU_LOG_DIR:-gpu_logs}
+mkdir -p "$LOGS"
+PY=${PYTHON:-python}
+export PYTHONUNBUFFERED=1 PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline TOKENIZERS_PARALLELISM=false
+
+step() {  # step NAME LIMIT_S CMD...: run with a limit, log to $LOGS/NAME.log, record status and seconds
+    local name=$1 limit=$2; shift 2
+    local start=$SECONDS
+    echo "=== $name: $*"
+    timeout "$limit" "$@" >"$LOGS/$name.log" 2>&1
+    echo "$name rc=$? $((SECONDS - start))s" | tee -a "$LOGS/steps.txt"
+    tail -n 20 "$LOGS/$name.log"
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOGS/gpu.txt"
+$PY -c "import torch; print('torch', torch.__version__)" | tee -a "$LOGS/gpu.txt"
+step tests 60 $PY -m pytest -q -p no:cacheprovider tests/model/test_static_decoding.py -k cuda
+BENCH=(--device cuda --preset base --no-train --precision fp32 bf16 --decode-sentences 256 --peer --peer-attn sdpa)
+step decode_graphs 55 $PY -m transformer_lab.benchmark "${BENCH[@]}" --cuda-graphs --json "$LOGS/decode.json"
+step decode_eager 55 $PY -m transformer_lab.benchmark "${BENCH[@]}" --json "$LOGS/decode_eager.json"
+cat "$LOGS/steps.txt"
