@@ -4,7 +4,8 @@
 # 1. the CUDA tests of tests/model/test_static_decoding.py (graph replay == eager static == beam_search;
 #    one capture per shape; bf16 autocast);
 # 2. forced-length beam-4 decoding (256 sentences x 30 tokens, base shape, fp32 and bf16) beside MarianMT,
-#    with --cuda-graphs and then without, in that order (decode.json, decode_eager.json).
+#    with --cuda-graphs and then without, in that order (decode.json, decode_eager.json);
+# 3. scripts/gpu/graphs_timing.py: capture cost, search time with and without graphs, one replayed step.
 # Each step has a time limit and the script goes on past a failing one; steps.txt says which failed.
 set -u
 LOGS=${GPU_LOG_DIR:-gpu_logs}
@@ -27,4 +28,5 @@ step tests 60 $PY -m pytest -q -p no:cacheprovider tests/model/test_static_decod
 BENCH=(--device cuda --preset base --no-train --precision fp32 bf16 --decode-sentences 256 --peer --peer-attn sdpa)
 step decode_graphs 55 $PY -m transformer_lab.benchmark "${BENCH[@]}" --cuda-graphs --json "$LOGS/decode.json"
 step decode_eager 55 $PY -m transformer_lab.benchmark "${BENCH[@]}" --json "$LOGS/decode_eager.json"
+step timing 50 $PY scripts/gpu/graphs_timing.py --json "$LOGS/timing.json"
 cat "$LOGS/steps.txt"

@@ -1,0 +1,80 @@
+"""Where the time of a forced-length beam-4 search goes, with and without CUDA graphs (base shape):
+python scripts/gpu/graphs_timing.py [--sentences 256] [--length 30] [--json out.json]
+
+Per precision: the first cuda_graphs=True search (it captures), then the median of 5 searches of each path,
+and a StaticDecoder step alone (graph replay) over the same shapes. Prints one line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from transformer_lab.benchmark.workloads import Shape, autocast, make_batch
+from transformer_lab.model import beam_search, build_transformer
+from transformer_lab.model.static_decoding import release_static_decoders, static_decoder
+
+
+def seconds(fn, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--sentences", type=int, default=256)
+    p.add_argument("--length", type=int, default=30)
+    p.add_argument("--json")
+    args = p.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    device = torch.device("cuda")
+    torch.manual_seed(0)
+    shape = Shape()
+    model = build_transformer(shape.model_config()).to(device).eval()
+    src = make_batch(args.sentences, 30, 2, shape.vocab, device, seed=1).src
+    L, K, B = args.length, 4, args.sentences
+    out = {}
+    for precision in ("fp32", "bf16"):
+        def search(graphs: bool) -> torch.Tensor:
+            return beam_search(model, src, beam_size=K, max_len_a=0.0, max_len_b=L, min_len=L, cuda_graphs=graphs)
+
+        with torch.no_grad(), autocast(device, precision):
+            release_static_decoders(model)
+            first = seconds(lambda: search(True), repeats=1)
+            graphs = seconds(lambda: search(True))
+            eager = seconds(lambda: search(False))
+            same = search(True).tokens.equal(search(False).tokens)
+            decoder = static_decoder(model, sentences=B, rows_per_sentence=K, src_len=src.size(1), max_len=L,
+                                     device=device, capture=True)
+            tokens = torch.full((B * K, 1), 5, device=device)
+            rows = torch.arange(B * K, device=device).flip(0)
+
+            def steps() -> None:
+                decoder.cache.position.zero_()
+                for _ in range(L):
+                    decoder.step(tokens, rows)
+
+            replay = seconds(steps) / L
+        r = {"first_search_s": first, "graphs_search_s": graphs, "eager_search_s": eager,
+             "graphs_tok_per_s": B * L / graphs, "eager_tok_per_s": B * L / eager, "speedup": eager / graphs,
+             "replay_step_ms": replay * 1e3, "graphs_search_per_step_ms": graphs / L * 1e3,
+             "same_tokens_as_eager_search": bool(same)}
+        out[precision] = r
+        print(precision, json.dumps(r))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
