@@ -10,7 +10,7 @@
 set -u
 LOGS=${GPU_LOG_DIR:-gpu_logs}
 mkdir -p "$LOGS"
-PY=${PYTHON:-python}
+PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline TOKENIZERS_PARALLELISM=false
 
 step() {  # step NAME LIMIT_S CMD...: run with a limit, log to $LOGS/NAME.log, record status and seconds

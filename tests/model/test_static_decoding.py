@@ -119,8 +119,9 @@ def test_unwritten_cache_slots_are_never_read():
                              max_len=int(max_output_lengths(src, pad_id=PAD_ID, max_len_a=1.0, max_len_b=6).max()),
                              device=src.device, capture=False)
     for cache in decoder.cache.layers:
-        cache.k.fill_(1e4)
-        cache.v.fill_(-1e4)
+        for k, v in cache.sets:
+            k.fill_(1e4)
+            v.fill_(-1e4)
         cache.cross_k.fill_(1e4)  # the source slots past the batch's length, too
     assert_same(beam_search(model, src, beam_size=3, cuda_graphs=True, **SETTINGS), clean)
 
@@ -214,10 +215,10 @@ def test_cuda_graph_is_captured_once_per_shape(exact_cuda_float32):
     out_first = beam_search(model, first, beam_size=3, cuda_graphs=True, **SETTINGS)
     decoder = static_decoder(model, sentences=3, rows_per_sentence=3, src_len=first.size(1), max_len=13,
                              device=first.device, capture=True)
-    graph = decoder.graph
-    assert graph is not None
+    graphs = list(decoder.graphs)
+    assert len(graphs) == 2  # one per step parity
     out_second = beam_search(model, second, beam_size=3, cuda_graphs=True, **SETTINGS)  # same buckets
-    assert decoder.graph is graph and release_static_decoders(model) == 1  # no second capture
+    assert decoder.graphs == graphs and release_static_decoders(model) == 1  # no second capture
     assert_same(out_second, beam_search(model, second, beam_size=3, **SETTINGS))
     assert_same(out_first, beam_search(model, first, beam_size=3, **SETTINGS))
 

@@ -11,7 +11,10 @@ next. Here every shape is fixed for the whole search and every buffer keeps its 
   - the next position is a 0-dim int64 tensor on the device; a step writes its keys at that slot
     (`index_copy_`) and moves it on (`advance_`), so the host never reads it;
   - attention reads all C slots with the key mask `slot <= position` (the causal rule of one query);
-  - a beam reorder copies the selected rows back into the same buffers;
+  - beam search keeps two sets of key/value buffers and alternates between them step by step: a step's beam
+    reorder gathers the parents' rows of the previous step's set into this step's (`select`, `reorder_`),
+    which copies every slot once, with no temporary and no second copy back (graph s % 2 of step s bakes in
+    its set);
   - cross-attention keys/values sit in (B, H, S, .) buffers filled once per batch (`load_memory`); a
     source shorter than S leaves the slots past its length masked out by `memory_mask`.
 It has the interface the attention modules use (`offset`, `append`, `key_mask`, `cross_k`, `cross_v`),
@@ -27,13 +30,17 @@ from transformer_lab.model.transformer import Transformer
 
 
 class StaticLayerCache:
-    """One decoder layer's keys/values over a fixed capacity, written at a device-held position."""
+    """One decoder layer's keys/values over a fixed capacity, written at a device-held position; `sets`
+    buffer sets (2 for beam search, see the module docstring; 1 without reordering)."""
 
     def __init__(self, *, rows: int, sentences: int, heads: int, d_k: int, d_v: int, src_capacity: int,
-                 capacity: int, position: Tensor, slots: Tensor, dtype: torch.dtype, device: torch.device) -> None:
+                 capacity: int, sets: int, position: Tensor, slots: Tensor, dtype: torch.dtype,
+                 device: torch.device) -> None:
         self.position, self.slots = position, slots  # shared with the other layers: (), (1, 1, 1, C)
-        self.k = torch.zeros(rows, heads, capacity, d_k, dtype=dtype, device=device)  # (R, H, C, Dk)
-        self.v = torch.zeros(rows, heads, capacity, d_v, dtype=dtype, device=device)  # (R, H, C, Dv)
+        self.sets = [(torch.zeros(rows, heads, capacity, d_k, dtype=dtype, device=device),  # (R, H, C, Dk)
+                      torch.zeros(rows, heads, capacity, d_v, dtype=dtype, device=device))  # (R, H, C, Dv)
+                     for _ in range(sets)]
+        self.select(0)
         self.cross_k = torch.zeros(sentences, heads, src_capacity, d_k, dtype=dtype, device=device)  # (B, H, S, Dk)
         self.cross_v = torch.zeros(sentences, heads, src_capacity, d_v, dtype=dtype, device=device)  # (B, H, S, Dv)
 
@@ -59,10 +66,17 @@ class StaticLayerCache:
         self.v.index_copy_(2, index, v)
         return self.k, self.v
 
+    def select(self, parity: int) -> None:
+        """Use buffer set `parity` for this step (read and written); the other set holds the previous step's."""
+        self.k, self.v = self.sets[parity % len(self.sets)]
+        self.previous = self.sets[(parity + 1) % len(self.sets)]
+
     def reorder_(self, rows: Tensor) -> None:
-        """rows (R,) int64: row r takes the keys/values of row rows[r] (its parent beam); in place."""
-        self.k.copy_(self.k.index_select(0, rows))
-        self.v.copy_(self.v.index_select(0, rows))
+        """rows (R,) int64: row r of this step's set takes row rows[r] (its parent beam) of the previous set."""
+        if len(self.sets) < 2:
+            raise RuntimeError("a single-set static cache cannot reorder rows (built for one row per sentence)")
+        torch.index_select(self.previous[0], 0, rows, out=self.k)
+        torch.index_select(self.previous[1], 0, rows, out=self.v)
 
 
 class StaticDecoderCache:
@@ -87,8 +101,8 @@ class StaticDecoderCache:
             attn = layer.self_attn
             self.layers.append(StaticLayerCache(
                 rows=self.rows, sentences=sentences, heads=attn.n_heads, d_k=attn.d_k, d_v=attn.d_v,
-                src_capacity=src_capacity, capacity=capacity, position=self.position, slots=slots, dtype=dtype,
-                device=device))
+                src_capacity=src_capacity, capacity=capacity, sets=2 if rows_per_sentence > 1 else 1,
+                position=self.position, slots=slots, dtype=dtype, device=device))
 
     @property
     def offset(self) -> Tensor:
@@ -112,9 +126,14 @@ class StaticDecoderCache:
             cache.cross_v[:, :, :S] = v
         self.position.zero_()
 
+    def select(self, parity: int) -> None:
+        """Every layer uses buffer set `parity` for the coming step (beam search alternates 0, 1, 0, ...)."""
+        for cache in self.layers:
+            cache.select(parity)
+
     def reorder_(self, rows: Tensor) -> None:
-        """rows (R,): the parent row of every decoder row (beam search); cross keys/values are per sentence
-        and shared by its beams, so they stay."""
+        """rows (R,): the parent row of every decoder row (beam search), taken from the previous step's set;
+        cross keys/values are per sentence and shared by its beams, so they stay."""
         for cache in self.layers:
             cache.reorder_(rows)
 

@@ -12,7 +12,8 @@ row of every beam (R,)), the position lives on the device, and the output is a f
 
 One step = reorder the cache rows by the parents (beam search only), decode the tokens at `position`,
 advance the position, log-softmax in float32 -- the same arithmetic as SearchState.next_logp, except that
-self-attention reads all C key slots under a mask (masked slots weigh exactly 0).
+self-attention reads all C key slots under a mask (masked slots weigh exactly 0). Beam search alternates
+between two cache buffer sets (static_cache.py), so it has two graphs, one per step parity.
 
 Capture happens on first use of a shape: a few eager warm-up steps on a side stream (cuBLAS workspaces,
 kernel selection), then `torch.cuda.graph`. Decoders are kept per model and shape (`static_decoder`), so
@@ -72,8 +73,10 @@ class StaticDecoder:
         self.tokens = torch.zeros(rows, 1, dtype=torch.long, device=device)  # (R, 1) this step's input ids
         self.identity = torch.arange(rows, device=device)  # (R,)
         self.parents = self.identity.clone()  # (R,) parent row of every row (beam search)
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.logp: Tensor | None = None  # (R, V) float32, the graph's output buffer
+        self.parities = 2 if self.reorders else 1  # buffer sets, and graphs: step s uses number s % parities
+        self.graphs: list[torch.cuda.CUDAGraph] = []
+        self.outputs: list[Tensor] = []  # (R, V) float32, each graph's output buffer
+        self.steps = 0  # steps since `start`
         if capture:
             self._capture()
 
@@ -86,10 +89,14 @@ class StaticDecoder:
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         # cache_enabled=False: autocast's cache of cast weights must not hold tensors of the graph's pool
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.autocast, cache_enabled=False)
+        if not self.autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype, cache_enabled=False)
 
-    def _step(self) -> Tensor:
-        """What one step does (eagerly, or while being captured): -> (R, V) float32 log-probabilities."""
+    def _step(self, parity: int) -> Tensor:
+        """What step number s (parity = s % parities) does, eagerly or while being captured:
+        -> (R, V) float32 log-probabilities."""
+        self.cache.select(parity)
         if self.reorders:
             self.cache.reorder_(self.parents)
         # memory None: cross-attention reads its keys/values from the cache (loaded by `start`)
@@ -103,12 +110,15 @@ class StaticDecoder:
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side), self._autocast():
             for _ in range(WARMUP_STEPS):  # lazy initialization and kernel choice stay out of the graph
-                self._step()
-                self.cache.position.zero_()  # capacity may be 1: never step past it
+                for parity in range(self.parities):
+                    self._step(parity)
+                    self.cache.position.zero_()  # capacity may be 1: never step past it
         torch.cuda.current_stream(self.device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph), self._autocast():
-            self.logp = self._step()
+        for parity in range(self.parities):
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph), self._autocast():
+                self.outputs.append(self._step(parity))
+            self.graphs.append(graph)
 
     @torch.no_grad()
     def start(self, memory: Tensor, src_mask: Tensor) -> None:
@@ -116,6 +126,7 @@ class StaticDecoder:
         with self._autocast():
             self.cache.load_memory(self.model, memory, src_mask)
         self.parents.copy_(self.identity)
+        self.steps = 0
 
     @torch.no_grad()
     def step(self, tokens: Tensor, parents: Tensor | None = None) -> Tensor:
@@ -124,11 +135,13 @@ class StaticDecoder:
         self.tokens.copy_(tokens)
         if self.reorders:  # one row per sentence: its parent can only be itself
             self.parents.copy_(self.identity if parents is None else parents)
-        if self.graph is not None:
-            self.graph.replay()
-            return self.logp
+        parity = self.steps % self.parities
+        self.steps += 1
+        if self.graphs:
+            self.graphs[parity].replay()
+            return self.outputs[parity]
         with self._autocast():
-            return self._step()
+            return self._step(parity)
 
 
 _DECODERS: weakref.WeakKeyDictionary[Transformer, OrderedDict[tuple, StaticDecoder]] = weakref.WeakKeyDictionary()
