@@ -56,17 +56,18 @@ class DoneWatch:
 
 
 def _start(model: Transformer, src: Tensor, *, rows_per_sentence: int, max_len_a: float, max_len_b: int,
-           capture: bool | None) -> tuple[StaticDecoder, Tensor, int]:
-    """Encode src (B, S), size the decoder for the batch: -> (decoder, max_lens (B,), L)."""
+           capture: bool | None) -> tuple[StaticDecoder, Tensor, int, int]:
+    """Encode src (B, S), size the decoder for the batch: -> (decoder, max_lens (B,), the shortest maximum
+    length (the first step where a sentence may have to end), L the longest)."""
     device = src.device
     capture = device.type == "cuda" if capture is None else capture
     memory, src_mask = model.encode(src)  # (B, S, D), (B, 1, 1, S)
     max_lens = max_output_lengths(src, pad_id=model.pad_id, max_len_a=max_len_a, max_len_b=max_len_b)  # (B,)
-    L = int(max_lens.max())  # one host read per call
+    first_forced, L = torch.stack([max_lens.min(), max_lens.max()]).tolist()  # the call's one host read
     decoder = static_decoder(model, sentences=src.size(0), rows_per_sentence=rows_per_sentence, src_len=src.size(1),
                              max_len=L, device=device, capture=capture)
     decoder.start(memory, src_mask)
-    return decoder, max_lens, L
+    return decoder, max_lens, first_forced, L
 
 
 @torch.no_grad()
@@ -74,10 +75,9 @@ def static_greedy_search(model: Transformer, src: Tensor, *, alpha: float, max_l
                          min_len: int, bos_id: int, eos_id: int, capture: bool | None = None) -> SearchOutput:
     """greedy_search over fixed shapes; capture: replay a CUDA graph (None: on CUDA devices)."""
     pad_id, B, device = model.pad_id, src.size(0), src.device
-    decoder, max_lens, L = _start(model, src, rows_per_sentence=1, max_len_a=max_len_a, max_len_b=max_len_b,
-                                  capture=capture)
+    decoder, max_lens, first_forced, L = _start(model, src, rows_per_sentence=1, max_len_a=max_len_a,
+                                                max_len_b=max_len_b, capture=capture)
     rules = TokenRules(pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, min_len=min_len, device=device)
-    first_forced = int(max_lens.min())
     tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
     logprob = torch.zeros(B, dtype=torch.float32, device=device)
     lengths = torch.zeros(B, dtype=torch.long, device=device)
@@ -107,10 +107,9 @@ def static_beam_search(model: Transformer, src: Tensor, *, alpha: float, max_len
     """beam_search over fixed shapes (same rules, see search.py); capture: replay a CUDA graph (None: on
     CUDA devices). Arguments are checked by beam_search."""
     pad_id, B, K, device = model.pad_id, src.size(0), beam_size, src.device
-    decoder, max_lens, L = _start(model, src, rows_per_sentence=K, max_len_a=max_len_a, max_len_b=max_len_b,
-                                  capture=capture)
+    decoder, max_lens, first_forced, L = _start(model, src, rows_per_sentence=K, max_len_a=max_len_a,
+                                                max_len_b=max_len_b, capture=capture)
     rules = TokenRules(pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, min_len=min_len, device=device)
-    first_forced = int(max_lens.min())
     V = model.generator.out_features
     n_cand = min(2 * K, K * V)
 
