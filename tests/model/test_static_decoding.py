@@ -126,6 +126,16 @@ def test_unwritten_cache_slots_are_never_read():
     assert_same(beam_search(model, src, beam_size=3, cuda_graphs=True, **SETTINGS), clean)
 
 
+def test_a_step_before_any_batch_stays_finite():
+    """Capture warms up on a fresh decoder, before any batch is loaded: no NaN may get into its buffers."""
+    model = tiny_model()
+    release_static_decoders(model)
+    decoder = static_decoder(model, sentences=2, rows_per_sentence=3, src_len=4, max_len=5,
+                             device=torch.device("cpu"), capture=False)
+    assert torch.isfinite(decoder.step(torch.full((6, 1), 5))).all()
+    assert all(torch.isfinite(t).all() for cache in decoder.cache.layers for pair in cache.sets for t in pair)
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_tensor_offsets_give_the_int_offset_results(scheme):
     model = tiny_model("post", scheme)

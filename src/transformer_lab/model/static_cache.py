@@ -94,8 +94,9 @@ class StaticDecoderCache:
         self.sentences, self.rows, self.capacity = sentences, sentences * rows_per_sentence, capacity
         self.position = torch.zeros((), dtype=torch.long, device=device)
         slots = torch.arange(capacity, device=device).view(1, 1, 1, capacity)
-        # (B, 1, 1, S) bool, True = a real source token; all False until `load_memory`
-        self.memory_mask = torch.zeros(sentences, 1, 1, src_capacity, dtype=torch.bool, device=device)
+        # (B, 1, 1, S) bool, True = a real source token. All True until `load_memory`: a warm-up step before
+        # the first batch then reads the zero keys/values (finite) instead of an all-masked row (NaN)
+        self.memory_mask = torch.ones(sentences, 1, 1, src_capacity, dtype=torch.bool, device=device)
         self.layers = []
         for layer in model.decoder.layers:
             attn = layer.self_attn
