@@ -59,8 +59,10 @@ def main() -> None:
             tokens = torch.full((B * K, 1), 5, device=device)
             rows = torch.arange(B * K, device=device).flip(0)
 
+            memory, src_mask = model.encode(src)
+
             def steps() -> None:
-                decoder.cache.position.zero_()
+                decoder.start(memory, src_mask)
                 for _ in range(L):
                     decoder.step(tokens, rows)
 

@@ -22,6 +22,7 @@ from transformer_lab.model.search_state import max_output_lengths
 from transformer_lab.model.static_decoding import (
     BUCKET,
     MAX_DECODERS_PER_MODEL,
+    TIER,
     release_static_decoders,
     static_decoder,
 )
@@ -56,6 +57,18 @@ def test_static_beam_search_equals_beam_search(norm, scheme, beam):
     static = beam_search(model, src, beam_size=beam, n_best=beam, cuda_graphs=True, **SETTINGS)
     assert_same(static, dynamic)
     assert len({len(strip(row)) for row in dynamic.tokens}) > 1  # sentences ended at different steps
+
+
+@pytest.mark.parametrize("scheme", ["sinusoidal", "rope", "alibi"])
+def test_long_outputs_cross_the_step_extent_tiers(scheme):
+    """Outputs longer than TIER: steps past the first extent use graphs over more slots, and the beam
+    reorder at a tier's first step copies slots the previous step did not work on."""
+    model, src = sharpened("pre", scheme), source_batch([6, 2, 4], seed=6)
+    settings = dict(alpha=0.6, max_len_a=1.0, max_len_b=2 * TIER + 4, min_len=TIER + 3)  # capacity 48
+    for search, extra in ((beam_search, dict(beam_size=3, n_best=2)), (greedy_search, {})):
+        dynamic = search(model, src, **settings, **extra)
+        assert dynamic.tokens.size(1) > TIER + 2
+        assert_same(search(model, src, cuda_graphs=True, **settings, **extra), dynamic)
 
 
 @variant_params
@@ -225,8 +238,8 @@ def test_cuda_graph_is_captured_once_per_shape(exact_cuda_float32):
     out_first = beam_search(model, first, beam_size=3, cuda_graphs=True, **SETTINGS)
     decoder = static_decoder(model, sentences=3, rows_per_sentence=3, src_len=first.size(1), max_len=13,
                              device=first.device, capture=True)
-    graphs = list(decoder.graphs)
-    assert len(graphs) == 2  # one per step parity
+    graphs = dict(decoder.graphs)
+    assert sorted(graphs) == [(0, 0), (0, 1)]  # capacity 16: one extent, two step parities
     out_second = beam_search(model, second, beam_size=3, cuda_graphs=True, **SETTINGS)  # same buckets
     assert decoder.graphs == graphs and release_static_decoders(model) == 1  # no second capture
     assert_same(out_second, beam_search(model, second, beam_size=3, **SETTINGS))

@@ -10,7 +10,9 @@ next. Here every shape is fixed for the whole search and every buffer keeps its 
     finite: a masked slot gets probability exactly 0, and 0 * a finite value is 0, never NaN);
   - the next position is a 0-dim int64 tensor on the device; a step writes its keys at that slot
     (`index_copy_`) and moves it on (`advance_`), so the host never reads it;
-  - attention reads all C slots with the key mask `slot <= position` (the causal rule of one query);
+  - a step works on the first `extent` slots (a multiple of static_decoding.TIER above the position, fixed
+    per captured graph): attention reads them with the key mask `slot <= position` (the causal rule of one
+    query), and the beam reorder copies only them -- early steps do not pay for the whole capacity;
   - beam search keeps two sets of key/value buffers and alternates between them step by step: a step's beam
     reorder gathers the parents' rows of the previous step's set into this step's (`select`, `reorder_`),
     which copies every slot once, with no temporary and no second copy back (graph s % 2 of step s bakes in
@@ -40,7 +42,7 @@ class StaticLayerCache:
         self.sets = [(torch.zeros(rows, heads, capacity, d_k, dtype=dtype, device=device),  # (R, H, C, Dk)
                       torch.zeros(rows, heads, capacity, d_v, dtype=dtype, device=device))  # (R, H, C, Dv)
                      for _ in range(sets)]
-        self.select(0)
+        self.select(0, capacity)
         self.cross_k = torch.zeros(sentences, heads, src_capacity, d_k, dtype=dtype, device=device)  # (B, H, S, Dk)
         self.cross_v = torch.zeros(sentences, heads, src_capacity, d_v, dtype=dtype, device=device)  # (B, H, S, Dv)
 
@@ -50,12 +52,12 @@ class StaticLayerCache:
         return self.position
 
     def key_mask(self) -> Tensor:
-        """(1, 1, 1, C) bool: the slots written so far, the new one included (slot <= position)."""
-        return self.slots <= self.position
+        """(1, 1, 1, extent) bool: the slots written so far, the new one included (slot <= position)."""
+        return self.visible_slots <= self.position
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Write one position's keys k (R, H, 1, Dk) and values v (R, H, 1, Dv) at `position`; return the
-        whole buffers (R, H, C, Dk|Dv), to be read under `key_mask`."""
+        step's slots (R, H, extent, Dk|Dv), to be read under `key_mask`."""
         if k.size(2) != 1:
             raise ValueError(f"the static cache takes one position per step, got {k.size(2)}")
         if k.dtype != self.k.dtype:
@@ -66,10 +68,14 @@ class StaticLayerCache:
         self.v.index_copy_(2, index, v)
         return self.k, self.v
 
-    def select(self, parity: int) -> None:
-        """Use buffer set `parity` for this step (read and written); the other set holds the previous step's."""
-        self.k, self.v = self.sets[parity % len(self.sets)]
-        self.previous = self.sets[(parity + 1) % len(self.sets)]
+    def select(self, parity: int, extent: int) -> None:
+        """This step reads and writes slots [0, extent) of buffer set `parity` (position < extent); the other
+        set holds the previous step's keys/values."""
+        k, v = self.sets[parity % len(self.sets)]
+        previous_k, previous_v = self.sets[(parity + 1) % len(self.sets)]
+        self.k, self.v = k[:, :, :extent], v[:, :, :extent]  # views: writes land in the buffers
+        self.previous = previous_k[:, :, :extent], previous_v[:, :, :extent]
+        self.visible_slots = self.slots[..., :extent]
 
     def reorder_(self, rows: Tensor) -> None:
         """rows (R,) int64: row r of this step's set takes row rows[r] (its parent beam) of the previous set."""
@@ -127,10 +133,11 @@ class StaticDecoderCache:
             cache.cross_v[:, :, :S] = v
         self.position.zero_()
 
-    def select(self, parity: int) -> None:
-        """Every layer uses buffer set `parity` for the coming step (beam search alternates 0, 1, 0, ...)."""
+    def select(self, parity: int, extent: int) -> None:
+        """Every layer uses slots [0, extent) of buffer set `parity` for the coming step (beam search
+        alternates the sets 0, 1, 0, ...)."""
         for cache in self.layers:
-            cache.select(parity)
+            cache.select(parity, extent)
 
     def reorder_(self, rows: Tensor) -> None:
         """rows (R,): the parent row of every decoder row (beam search), taken from the previous step's set;

@@ -12,8 +12,13 @@ row of every beam (R,)), the position lives on the device, and the output is a f
 
 One step = reorder the cache rows by the parents (beam search only), decode the tokens at `position`,
 advance the position, log-softmax in float32 -- the same arithmetic as SearchState.next_logp, except that
-self-attention reads all C key slots under a mask (masked slots weigh exactly 0). Beam search alternates
-between two cache buffer sets (static_cache.py), so it has two graphs, one per step parity.
+self-attention reads a fixed number of key slots under a mask (masked slots weigh exactly 0).
+A graph fixes the slots a step works on, so there is one graph per `extent` -- the first TIER, 2*TIER, ...
+slots, up to C; step s uses the smallest extent above s -- and, for beam search, which alternates between
+two cache buffer sets (static_cache.py), per step parity. The early steps of a long capacity (a * S + b with
+b = 50 leaves most of it unused) then attend and reorder a short prefix. The graphs of one decoder share a
+memory pool and write one output buffer: they never run concurrently, and nothing they allocate outlives
+their capture, so any replay order is safe.
 
 Capture happens on first use of a shape: a few eager warm-up steps on a side stream (cuBLAS workspaces,
 kernel selection), then `torch.cuda.graph`. Decoders are kept per model and shape (`static_decoder`), so
@@ -36,6 +41,7 @@ from transformer_lab.model.static_cache import StaticDecoderCache
 from transformer_lab.model.transformer import Transformer
 
 BUCKET = 8  # source and target capacities are rounded up to a multiple of this
+TIER = 16  # a step works on the first multiple of TIER slots above its position (at most the capacity)
 MAX_DECODERS_PER_MODEL = 8  # least recently used decoders (their graphs and buffers) are dropped beyond this
 WARMUP_STEPS = 2
 
@@ -56,7 +62,7 @@ class StaticDecoder:
 
     `start(memory, src_mask)` loads a batch; `step(tokens, parents)` decodes one position and returns the
     next token's float32 log-probabilities (R, V) -- a buffer the next step overwrites. With `capture`
-    (CUDA only) the step is captured once, here, and every `step` replays it.
+    (CUDA only) every variant of the step (extent x parity) is captured once, here, and `step` replays one.
     """
 
     def __init__(self, model: Transformer, *, sentences: int, rows_per_sentence: int, src_capacity: int,
@@ -73,9 +79,11 @@ class StaticDecoder:
         self.tokens = torch.zeros(rows, 1, dtype=torch.long, device=device)  # (R, 1) this step's input ids
         self.identity = torch.arange(rows, device=device)  # (R,)
         self.parents = self.identity.clone()  # (R,) parent row of every row (beam search)
-        self.parities = 2 if self.reorders else 1  # buffer sets, and graphs: step s uses number s % parities
-        self.graphs: list[torch.cuda.CUDAGraph] = []
-        self.outputs: list[Tensor] = []  # (R, V) float32, each graph's output buffer
+        self.parities = 2 if self.reorders else 1  # buffer sets: step s uses number s % parities
+        self.extents = [min(e, capacity) for e in range(TIER, capacity + TIER, TIER)]  # step s: extents[s // TIER]
+        vocab = model.generator.out_features
+        self.logp = torch.zeros(rows, vocab, dtype=torch.float32, device=device)  # (R, V) every step's output
+        self.graphs: dict[tuple[int, int], torch.cuda.CUDAGraph] = {}  # (extent index, parity) -> graph
         self.steps = 0  # steps since `start`
         if capture:
             self._capture()
@@ -93,16 +101,19 @@ class StaticDecoder:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype, cache_enabled=False)
 
-    def _step(self, parity: int) -> Tensor:
-        """What step number s (parity = s % parities) does, eagerly or while being captured:
-        -> (R, V) float32 log-probabilities."""
-        self.cache.select(parity)
+    def _step(self, parity: int, extent: int) -> Tensor:
+        """What a step with this parity and extent does, eagerly or while being captured:
+        -> `logp` (R, V), float32 log-probabilities."""
+        self.cache.select(parity, extent)
         if self.reorders:
             self.cache.reorder_(self.parents)
         # memory None: cross-attention reads its keys/values from the cache (loaded by `start`)
         logits = self.model.decode(self.tokens, None, self.cache.memory_mask, self.cache)[:, -1]  # (R, V)
         self.cache.advance_()
-        return torch.log_softmax(logits, dim=-1, dtype=torch.float32)
+        return self.logp.copy_(torch.log_softmax(logits, dim=-1, dtype=torch.float32))
+
+    def _variants(self) -> list[tuple[int, int]]:
+        return [(index, parity) for index in range(len(self.extents)) for parity in range(self.parities)]
 
     @torch.no_grad()
     def _capture(self) -> None:
@@ -110,15 +121,16 @@ class StaticDecoder:
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side), self._autocast():
             for _ in range(WARMUP_STEPS):  # lazy initialization and kernel choice stay out of the graph
-                for parity in range(self.parities):
-                    self._step(parity)
+                for index, parity in self._variants():
+                    self._step(parity, self.extents[index])
                     self.cache.position.zero_()  # capacity may be 1: never step past it
         torch.cuda.current_stream(self.device).wait_stream(side)
-        for parity in range(self.parities):
+        pool = torch.cuda.graph_pool_handle()
+        for index, parity in self._variants():
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph), self._autocast():
-                self.outputs.append(self._step(parity))
-            self.graphs.append(graph)
+            with torch.cuda.graph(graph, pool=pool), self._autocast():
+                self._step(parity, self.extents[index])
+            self.graphs[index, parity] = graph
 
     @torch.no_grad()
     def start(self, memory: Tensor, src_mask: Tensor) -> None:
@@ -131,17 +143,20 @@ class StaticDecoder:
     @torch.no_grad()
     def step(self, tokens: Tensor, parents: Tensor | None = None) -> Tensor:
         """tokens (R, 1) ids at the current position, parents (R,) the row each row continues (None: the
-        same row) -> (R, V) float32 log-probabilities of the next token. The position moves on by one."""
+        same row) -> `logp` (R, V), float32 log-probabilities of the next token, valid until the next step.
+        The position moves on by one."""
+        if self.steps >= self.cache.capacity:
+            raise RuntimeError(f"static decoder stepped past its capacity of {self.cache.capacity} positions")
         self.tokens.copy_(tokens)
         if self.reorders:  # one row per sentence: its parent can only be itself
             self.parents.copy_(self.identity if parents is None else parents)
-        parity = self.steps % self.parities
+        index, parity = self.steps // TIER, self.steps % self.parities
         self.steps += 1
         if self.graphs:
-            self.graphs[parity].replay()
-            return self.outputs[parity]
+            self.graphs[index, parity].replay()
+            return self.logp
         with self._autocast():
-            return self._step(parity)
+            return self._step(parity, self.extents[index])
 
 
 _DECODERS: weakref.WeakKeyDictionary[Transformer, OrderedDict[tuple, StaticDecoder]] = weakref.WeakKeyDictionary()
