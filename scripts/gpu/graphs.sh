@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # GPU checks of the static-shape decoding path (cuda_graphs=True), about 3 minutes on an H200:
-#   GPU_LOG_DIR=out bash scripts/gpu/graphs.sh
+#   GPU_LOG_DIR=out bash scripts/gpu/graphs.sh [CHECKPOINT]
 # 1. the CUDA tests of tests/model/test_static_decoding.py (graph replay == eager static == beam_search;
 #    one capture per shape; bf16 autocast);
 # 2. forced-length beam-4 decoding (256 sentences x 30 tokens, base shape, fp32 and bf16) beside MarianMT,
 #    with --cuda-graphs and then without, in that order (decode.json, decode_eager.json);
 # 3. scripts/gpu/graphs_timing.py: capture cost, search time with and without graphs, one replayed step.
+# 4. only with CHECKPOINT (a trained default job; adds about 90 s): the real decoding workload with
+#    --cuda-graphs beside MarianMT (real_decode.json; the run without graphs is in docs/PERFORMANCE.md).
 # Each step has a time limit and the script goes on past a failing one; steps.txt says which failed.
 set -u
 LOGS=${GPU_LOG_DIR:-gpu_logs}
@@ -29,4 +31,8 @@ BENCH=(--device cuda --preset base --no-train --precision fp32 bf16 --decode-sen
 step decode_graphs 55 $PY -m transformer_lab.benchmark "${BENCH[@]}" --cuda-graphs --json "$LOGS/decode.json"
 step decode_eager 55 $PY -m transformer_lab.benchmark "${BENCH[@]}" --json "$LOGS/decode_eager.json"
 step timing 50 $PY scripts/gpu/graphs_timing.py --json "$LOGS/timing.json"
+if [ -n "${1:-}" ]; then
+    step real_decode 120 $PY -m transformer_lab.benchmark.translation "$1" --device cuda --sentences 256 \
+        --precision fp32 bf16 --peer --peer-attn sdpa --repeats 2 --cuda-graphs --json "$LOGS/real_decode.json"
+fi
 cat "$LOGS/steps.txt"
