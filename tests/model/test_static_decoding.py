@@ -124,6 +124,19 @@ def test_a_reused_decoder_masks_the_longer_sources_of_an_earlier_batch():
                 beam_search(model, short, beam_size=2, **SETTINGS))
 
 
+def test_a_decoder_made_under_inference_mode_serves_no_grad_and_back():
+    model, src = sharpened("post", "sinusoidal"), source_batch([6, 2, 4], seed=1)
+    release_static_decoders(model)
+    with torch.inference_mode():  # what Lightning's test loop runs under
+        first = beam_search(model, src, beam_size=3, cuda_graphs=True, **SETTINGS)
+    again = beam_search(model, src, beam_size=3, cuda_graphs=True, **SETTINGS)
+    with torch.inference_mode():
+        third = beam_search(model, src, beam_size=3, cuda_graphs=True, **SETTINGS)
+    assert_same(first, again)
+    assert_same(third, again)
+    assert release_static_decoders(model) == 1
+
+
 def test_unwritten_cache_slots_are_never_read():
     """Stale keys/values (here huge ones) past the current position must not change anything."""
     model, src = sharpened("post", "alibi"), source_batch([6, 2, 4], seed=5)

@@ -187,8 +187,11 @@ def static_decoder(model: Transformer, *, sentences: int, rows_per_sentence: int
         return decoders[key]
     while len(decoders) >= MAX_DECODERS_PER_MODEL:
         decoders.popitem(last=False)
-    decoder = StaticDecoder(model, sentences=sentences, rows_per_sentence=rows_per_sentence,
-                            src_capacity=key[2], capacity=capacity, device=device, capture=capture)
+    # normal tensors, not inference tensors: a decoder made under torch.inference_mode (Lightning's test
+    # loop) is reused under no_grad, and in-place updates of inference tensors are refused outside it
+    with torch.inference_mode(False):
+        decoder = StaticDecoder(model, sentences=sentences, rows_per_sentence=rows_per_sentence,
+                                src_capacity=key[2], capacity=capacity, device=device, capture=capture)
     decoders[key] = decoder
     return decoder
 
