@@ -63,7 +63,7 @@ def _start(model: Transformer, src: Tensor, *, rows_per_sentence: int, max_len_a
     capture = device.type == "cuda" if capture is None else capture
     memory, src_mask = model.encode(src)  # (B, S, D), (B, 1, 1, S)
     max_lens = max_output_lengths(src, pad_id=model.pad_id, max_len_a=max_len_a, max_len_b=max_len_b)  # (B,)
-    first_forced, L = torch.stack([max_lens.min(), max_lens.max()]).tolist()  # the call's one host read
+    first_forced, L = torch.stack([max_lens.min(), max_lens.max()]).tolist()  # one host read sizes the batch
     decoder = static_decoder(model, sentences=src.size(0), rows_per_sentence=rows_per_sentence, src_len=src.size(1),
                              max_len=L, device=device, capture=capture)
     decoder.start(memory, src_mask)
