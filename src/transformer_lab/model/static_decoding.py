@@ -117,6 +117,10 @@ class StaticDecoder:
 
     @torch.no_grad()
     def _capture(self) -> None:
+        with torch.cuda.device(self.device):  # capture records the current device's stream
+            self._capture_on_device()
+
+    def _capture_on_device(self) -> None:
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side), self._autocast():

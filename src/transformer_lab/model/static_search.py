@@ -36,6 +36,7 @@ class DoneWatch:
         self.cuda = device.type == "cuda"
         self.lag = lag if self.cuda else 0
         if self.cuda:
+            self.stream = torch.cuda.current_stream(device)  # the device's, whichever device is current
             self.flags = torch.zeros(lag + 1, dtype=torch.bool, pin_memory=True)
             self.events = [torch.cuda.Event() for _ in range(lag + 1)]
         self.step = 0
@@ -46,7 +47,7 @@ class DoneWatch:
             return bool(done.all())
         slot = self.step % (self.lag + 1)
         self.flags[slot].copy_(done.all(), non_blocking=True)
-        self.events[slot].record()
+        self.events[slot].record(self.stream)
         self.step += 1
         if self.step <= self.lag:
             return False
