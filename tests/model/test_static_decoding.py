@@ -25,6 +25,7 @@ from transformer_lab.model.static_decoding import (
     TIER,
     release_static_decoders,
     static_decoder,
+    step_extents,
 )
 from transformer_lab.model.static_search import static_beam_search, static_greedy_search
 from transformer_lab.special_tokens import PAD_ID
@@ -64,10 +65,10 @@ def test_long_outputs_cross_the_step_extent_tiers(scheme):
     """Outputs longer than TIER: steps past the first extent use graphs over more slots, and the beam
     reorder at a tier's first step copies slots the previous step did not work on."""
     model, src = sharpened("pre", scheme), source_batch([6, 2, 4], seed=6)
-    settings = dict(alpha=0.6, max_len_a=1.0, max_len_b=2 * TIER + 4, min_len=TIER + 3)  # capacity 48
+    settings = dict(alpha=0.6, max_len_a=1.0, max_len_b=2 * TIER + 4, min_len=2 * TIER + 2)  # capacity 48
     for search, extra in ((beam_search, dict(beam_size=3, n_best=2)), (greedy_search, {})):
         dynamic = search(model, src, **settings, **extra)
-        assert dynamic.tokens.size(1) > TIER + 2
+        assert dynamic.tokens.size(1) > 2 * TIER + 1  # steps in all three extents, 16, 32 and 48
         assert_same(search(model, src, cuda_graphs=True, **settings, **extra), dynamic)
 
 
@@ -196,6 +197,12 @@ def test_training_mode_is_refused():
     model = tiny_model().train()
     with pytest.raises(ValueError, match=r"needs model.eval\(\)"):
         greedy_search(model, source_batch([3]), cuda_graphs=True)
+
+
+def test_step_extents_double_from_the_tier_up_to_the_capacity():
+    assert step_extents(8) == [8] and step_extents(TIER) == [TIER]
+    assert step_extents(48) == [16, 32, 48] and step_extents(64) == [16, 32, 64]
+    assert step_extents(96) == [16, 32, 64, 96]
 
 
 def test_decoders_are_reused_per_bucketed_shape_and_bounded():

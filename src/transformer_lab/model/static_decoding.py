@@ -13,10 +13,11 @@ row of every beam (R,)), the position lives on the device, and the output is a f
 One step = reorder the cache rows by the parents (beam search only), decode the tokens at `position`,
 advance the position, log-softmax in float32 -- the same arithmetic as SearchState.next_logp, except that
 self-attention reads a fixed number of key slots under a mask (masked slots weigh exactly 0).
-A graph fixes the slots a step works on, so there is one graph per `extent` -- the first TIER, 2*TIER, ...
-slots, up to C; step s uses the smallest extent above s -- and, for beam search, which alternates between
-two cache buffer sets (static_cache.py), per step parity. The early steps of a long capacity (a * S + b with
-b = 50 leaves most of it unused) then attend and reorder a short prefix. The graphs of one decoder share a
+A graph fixes the slots a step works on, so there is one graph per `extent` -- the first TIER, 2*TIER,
+4*TIER, ... slots (doubling: at most twice the slots needed, and few graphs to capture), then all C; step s
+uses the smallest extent above s -- and, for beam search, which alternates between two cache buffer sets
+(static_cache.py), per step parity. The early steps of a long capacity (a * S + b with b = 50 leaves most
+of it unused) then attend and reorder a short prefix. The graphs of one decoder share a
 memory pool and write one output buffer: they never run concurrently, and nothing they allocate outlives
 their capture, so any replay order is safe.
 
@@ -41,7 +42,7 @@ from transformer_lab.model.static_cache import StaticDecoderCache
 from transformer_lab.model.transformer import Transformer
 
 BUCKET = 8  # source and target capacities are rounded up to a multiple of this
-TIER = 16  # a step works on the first multiple of TIER slots above its position (at most the capacity)
+TIER = 16  # the smallest step extent (slots a step works on); extents double from it up to the capacity
 MAX_DECODERS_PER_MODEL = 8  # least recently used decoders (their graphs and buffers) are dropped beyond this
 WARMUP_STEPS = 2
 
@@ -55,6 +56,14 @@ def step_dtype(model: Transformer, device: torch.device) -> torch.dtype:
 
 def round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
+
+
+def step_extents(capacity: int) -> list[int]:
+    """The slot counts steps work on: TIER, 2*TIER, 4*TIER, ... below the capacity, then the capacity."""
+    extents = []
+    while (extents[-1] * 2 if extents else TIER) < capacity:
+        extents.append(extents[-1] * 2 if extents else TIER)
+    return extents + [capacity]
 
 
 class StaticDecoder:
@@ -80,7 +89,8 @@ class StaticDecoder:
         self.identity = torch.arange(rows, device=device)  # (R,)
         self.parents = self.identity.clone()  # (R,) parent row of every row (beam search)
         self.parities = 2 if self.reorders else 1  # buffer sets: step s uses number s % parities
-        self.extents = [min(e, capacity) for e in range(TIER, capacity + TIER, TIER)]  # step s: extents[s // TIER]
+        self.extents = step_extents(capacity)
+        self.extent_index = [next(i for i, e in enumerate(self.extents) if s < e) for s in range(capacity)]
         vocab = model.generator.out_features
         self.logp = torch.zeros(rows, vocab, dtype=torch.float32, device=device)  # (R, V) every step's output
         self.graphs: dict[tuple[int, int], torch.cuda.CUDAGraph] = {}  # (extent index, parity) -> graph
@@ -154,7 +164,7 @@ class StaticDecoder:
         self.tokens.copy_(tokens)
         if self.reorders:  # one row per sentence: its parent can only be itself
             self.parents.copy_(self.identity if parents is None else parents)
-        index, parity = self.steps // TIER, self.steps % self.parities
+        index, parity = self.extent_index[self.steps], self.steps % self.parities
         self.steps += 1
         if self.graphs:
             self.graphs[index, parity].replay()

@@ -3,11 +3,16 @@
 Shapes: B sentences, K beam size, R = B*K decoder rows, L maximum output length, V vocabulary.
 
 Same conventions, settings and results as greedy_search / beam_search (search.py; tests/model/
-test_static_decoding.py checks token-identical outputs), different bookkeeping: every step decodes all R rows
+test_static_decoding.py checks token-identical outputs in float32), different bookkeeping: every step decodes all R rows
 with one StaticDecoder step (static_decoding.py: a CUDA graph replay on a GPU). A captured graph has fixed
 shapes, so a sentence cannot leave the batch: once done, its rows keep decoding and their results are
 ignored (`done` masks every update). On a GPU at these batch sizes the extra rows cost little next to the
 launches a graph saves.
+Under bf16 autocast the two paths compute the same function with different attention kernels (on a GPU:
+a masked kernel over a fixed width here, the unmasked one over the growing prefix there), so their bf16
+roundings differ, and candidates within that rounding of each other (on the benchmark's random-weight model,
+nearly every step) can be ranked differently. What holds in bf16: a replayed graph gives exactly the tokens of
+the same step run eagerly (tested on CUDA).
 No host read inside a step: the only one is `DoneWatch`, which looks a few steps behind so that the host
 keeps the GPU fed; a search may therefore run up to `DoneWatch.lag` steps past the point where every
 sentence is done, which changes nothing (those steps are fully masked) and is trimmed from the output.
