@@ -60,6 +60,17 @@ def test_static_beam_search_equals_beam_search(norm, scheme, beam):
     assert len({len(strip(row)) for row in dynamic.tokens}) > 1  # sentences ended at different steps
 
 
+@variant_params
+def test_static_beam_search_under_bf16_autocast_equals_beam_search_on_cpu(norm, scheme):
+    """bf16 keys/values, casts and cache dtype: on CPU both paths attend with the same float32 arithmetic,
+    so they agree exactly (on a GPU the attention kernels differ, see static_search.py)."""
+    model, src = sharpened(norm, scheme), source_batch([6, 2, 4, 5, 1], seed=3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        dynamic = beam_search(model, src, beam_size=4, n_best=2, **SETTINGS)
+        static = beam_search(model, src, beam_size=4, n_best=2, cuda_graphs=True, **SETTINGS)
+    assert_same(static, dynamic)
+
+
 @pytest.mark.parametrize("scheme", ["sinusoidal", "rope", "alibi"])
 def test_long_outputs_cross_the_step_extent_tiers(scheme):
     """Outputs longer than TIER: steps past the first extent use graphs over more slots, and the beam
