@@ -71,6 +71,26 @@ def test_static_beam_search_under_bf16_autocast_equals_beam_search_on_cpu(norm, 
     assert_same(static, dynamic)
 
 
+def test_bf16_weight_copies_follow_the_model_between_batches():
+    """Under autocast the step reads bf16 copies of the decoder's matrix weights, refreshed per batch: a
+    model trained (changed) between two searches must be decoded with its new weights."""
+    model, src = sharpened("post", "sinusoidal"), source_batch([6, 2, 4], seed=2)
+    release_static_decoders(model)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        before = beam_search(model, src, beam_size=3, cuda_graphs=True, **SETTINGS)
+        with torch.no_grad():
+            for layer in model.decoder.layers:
+                layer.feed_forward.w2.weight.mul_(-2.0)
+        after = beam_search(model, src, beam_size=3, cuda_graphs=True, **SETTINGS)
+        dynamic = beam_search(model, src, beam_size=3, **SETTINGS)
+        decoder = static_decoder(model, sentences=3, rows_per_sentence=3, src_len=src.size(1), max_len=13,
+                                 device=src.device, capture=False)  # the one both searches used
+    assert release_static_decoders(model) == 1
+    assert len(decoder.cast_weights) == 6 * len(model.decoder.layers) * 2 + 1  # 6 linears (weight, bias) + generator
+    assert_same(after, dynamic)
+    assert after.tokens.tolist() != before.tokens.tolist()  # the change mattered
+
+
 @pytest.mark.parametrize("scheme", ["sinusoidal", "rope", "alibi"])
 def test_long_outputs_cross_the_step_extent_tiers(scheme):
     """Outputs longer than TIER: steps past the first extent use graphs over more slots, and the beam

@@ -36,7 +36,7 @@ import weakref
 from collections import OrderedDict
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from transformer_lab.model.static_cache import StaticDecoderCache
 from transformer_lab.model.transformer import Transformer
@@ -64,6 +64,18 @@ def step_extents(capacity: int) -> list[int]:
     while (extents[-1] * 2 if extents else TIER) < capacity:
         extents.append(extents[-1] * 2 if extents else TIER)
     return extents + [capacity]
+
+
+class DecodeStep(nn.Module):
+    """`model.decode` as a module's forward, for torch.func.functional_call (which calls forward)."""
+
+    def __init__(self, model: Transformer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: Tensor, memory_mask: Tensor, cache: StaticDecoderCache) -> Tensor:
+        # memory None: cross-attention reads its keys/values from the cache (loaded by StaticDecoder.start)
+        return self.model.decode(tokens, None, memory_mask, cache)  # (R, 1, V)
 
 
 class StaticDecoder:
@@ -95,6 +107,18 @@ class StaticDecoder:
         self.logp = torch.zeros(rows, vocab, dtype=torch.float32, device=device)  # (R, V) every step's output
         self.graphs: dict[tuple[int, int], torch.cuda.CUDAGraph] = {}  # (extent index, parity) -> graph
         self.steps = 0  # steps since `start`
+        # Autocast casts the weights of every matrix product to its dtype at every use, so a graph would replay
+        # those casts each step (about a quarter of the base model's kernels). Copies already in that dtype,
+        # refreshed per batch, take their place in the step: the same values (autocast's cast is a plain
+        # rounding), and autocast leaves a weight of its own dtype as it is.
+        self.cast_weights: dict[str, Tensor] = {}  # DecodeStep parameter name -> copy in self.dtype
+        if self.autocast and self.dtype != model.generator.weight.dtype:
+            layers = model.decoder.layers.named_modules(prefix="decoder.layers")
+            linears = [(name, m) for name, m in layers if isinstance(m, nn.Linear) and not name.endswith(".kv")]
+            for name, linear in [*linears, ("generator", model.generator)]:  # cross_attn.kv: used in `start`
+                for kind, p in linear.named_parameters(recurse=False):  # weight, bias
+                    self.cast_weights[f"model.{name}.{kind}"] = p.new_empty(p.shape, dtype=self.dtype)
+            self._refresh_cast_weights()
         if capture:
             self._capture()
 
@@ -117,8 +141,12 @@ class StaticDecoder:
         self.cache.select(parity, extent)
         if self.reorders:
             self.cache.reorder_(self.parents)
-        # memory None: cross-attention reads its keys/values from the cache (loaded by `start`)
-        logits = self.model.decode(self.tokens, None, self.cache.memory_mask, self.cache)[:, -1]  # (R, V)
+        inputs = (self.tokens, self.cache.memory_mask, self.cache)
+        if self.cast_weights:  # tie_weights=False: the embedding keeps its own (float32) table
+            logits = torch.func.functional_call(DecodeStep(self.model), self.cast_weights, inputs, tie_weights=False)
+        else:
+            logits = DecodeStep(self.model)(*inputs)
+        logits = logits[:, -1]  # (R, V)
         self.cache.advance_()
         return self.logp.copy_(torch.log_softmax(logits, dim=-1, dtype=torch.float32))
 
@@ -147,10 +175,16 @@ class StaticDecoder:
             self.graphs[index, parity] = graph
 
     @torch.no_grad()
+    def _refresh_cast_weights(self) -> None:
+        for name, copy in self.cast_weights.items():
+            copy.copy_(self.model.get_parameter(name.removeprefix("model.")))
+
+    @torch.no_grad()
     def start(self, memory: Tensor, src_mask: Tensor) -> None:
         """A new batch: memory (B, S', D) and its source mask (B, 1, 1, S'), S' <= S; position 0, no reorder."""
         with self._autocast():
             self.cache.load_memory(self.model, memory, src_mask)
+        self._refresh_cast_weights()  # the model's weights may have changed since (training)
         self.parents.copy_(self.identity)
         self.steps = 0
 
