@@ -4,7 +4,8 @@ MarianMT with the same weights.
 A trained checkpoint translates its own corpus's test split (or `--src FILE`, one sentence per line, with
 `--ref FILE` for BLEU): variable lengths, batches of `--sentences` sorted by length, beam search with the
 checkpoint's test settings (beam, alpha, max length a*S + b), each sentence leaving the batch when it is
-done. The peer is `MarianMTModel` holding the checkpoint's weights (`marian_copy`), decoding the same
+done (with `--cuda-graphs`: the fixed-shape search, where done sentences stay in the batch, masked, and each
+decoder step is one CUDA graph replay). The peer is `MarianMTModel` holding the checkpoint's weights (`marian_copy`), decoding the same
 batches with `generate(num_beams=K, length_penalty=alpha, early_stopping=True, max_new_tokens=a*S+b)`
 (S: the batch's longest source; Hugging Face has no per-sentence limit). Sides alternate per repeat.
 Reported per side and precision: generated tokens per second (eos included, padding not), sentences per
