@@ -21,7 +21,8 @@ longest. Outputs are identical to decoding every row to the end (tests/benchmark
 Call `model.eval()` first; the searches do not change the model's mode.
 `cuda_graphs=True` (both searches) decodes over fixed shapes instead (static_search.py): every step is one
 replay of a CUDA graph of the decoder step on a GPU (the same step runs eagerly on CPU, where the tests
-compare it with this path); sentences stay in the batch once done, and the outputs are the same.
+compare it with this path); sentences stay in the batch once done, and the outputs are the same (token for
+token in float32; for bf16 on a GPU see static_search.py).
 """
 
 from __future__ import annotations
