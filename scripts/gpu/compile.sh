@@ -33,6 +33,7 @@ step() {  # step NAME LIMIT_S CMD...: run with a limit when it fits the budget, 
 
 job_summary() {  # job_summary NAME: status, steps, test BLEU and recompiles of a default job's run directory
     local name=$1
+    [ -f "$LOGS/$name.log" ] || return
     $PY - "$LOGS/$name" "$LOGS/$name.log" <<'PYEOF' | tee -a "$LOGS/steps.txt"
 import json, sys
 from pathlib import Path
@@ -43,13 +44,14 @@ keys = ("status", "global_step", "wall_time_s", "best_val_bleu", "test/bleu")
 print(f"  {run.name}: " + ", ".join(f"{k}={summary.get(k)}" for k in keys)
       + f", recompiles={text.count('Recompiling function')}")
 PYEOF
+    find "$LOGS/$name" -name '*.ckpt' -delete 2>/dev/null  # the logs are what comes back, not the weights
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOGS/gpu.txt"
 $PY -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__)" | tee -a "$LOGS/gpu.txt"
 
-step tests 100 $PY -m pytest -q -p no:cacheprovider tests/training/test_compiled_step.py
-step profile_base 70 $PY -m transformer_lab.benchmark.profile --device cuda --preset base --sentences 833 \
+step tests 110 $PY -m pytest -q -p no:cacheprovider tests/training/test_compiled_step.py
+step profile_base 65 $PY -m transformer_lab.benchmark.profile --device cuda --preset base --sentences 833 \
     --precision bf16 --compile-step --rows 15
 TORCH_LOGS=recompiles step job_compiled 200 $PY -m transformer_lab.train trainer=gpu logger=csv \
     compile.enabled=true data.pad_to_multiple_of=8 hydra.run.dir="$LOGS/job_compiled"
