@@ -69,7 +69,8 @@ class Step:
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> None:
         device = batch["src"].device
-        with torch.autocast(device.type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None):
+        dtype = self.autocast_dtype
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             src_mask = source_padding_mask(batch["src"], self.pad_id)
             sums = self.loss_function(self.model, batch["src"], batch["tgt_in"], batch["tgt_out"], src_mask,
                                       self.label_smoothing, self.pad_id)
