@@ -2,10 +2,11 @@
 computes; padding lengths up to a multiple of 8 (`data.pad_to_multiple_of`) changes neither the loss nor the
 gradients; the padding test stays out of the compiled region; the switches are checked with their keys named.
 
-CPU inductor compiles are slow (tens of seconds even for a tiny model): the full comparison is marked slow;
-the fast checks use torch.compile's `eager` backend, which runs the same graph capture (Dynamo) without
-code generation. The CUDA test trains a short `trainer=gpu` job with the step compiled; it is skipped where
-PyTorch sees no CUDA device (run it on a GPU node with `python -m pytest tests/training/test_compiled_step.py`).
+CPU inductor compiles are slow (tens of seconds even for a tiny model): the inductor comparison and the CPU
+training job are marked slow; the fast checks use torch.compile's `eager` backend, which runs the same graph
+capture (Dynamo) without code generation. The CUDA case trains a short `trainer=gpu` job with the step
+compiled; it is skipped where PyTorch sees no CUDA device (run it on a GPU node with
+`python -m pytest tests/training/test_compiled_step.py`).
 """
 
 from __future__ import annotations
@@ -136,22 +137,24 @@ def test_the_switches_default_to_off_and_parse():
     assert settings.to_plain()["compile"] == {"enabled": True, "dynamic": False}  # what checkpoints store
 
 
-# ----------------------------------------------------------------------------------------------------- GPU
+# ------------------------------------------------------------------------------------------ a training job
 RECOMPILING = re.compile(r"Recompiling function forward_and_loss")
 
 
-@needs_cuda
-def test_gpu_run_with_compiled_step_trains_and_recompiles_a_bounded_number_of_times(tmp_path: Path):
-    """60 updates of the tiny job on one GPU, step compiled, lengths padded to multiples of 8. Recompiles are
-    counted from PyTorch's documented `TORCH_LOGS=recompiles` output (one "Recompiling function" record per
-    recompile; torch's counters are private): whatever the 60 batch shapes, at most 3."""
+@pytest.mark.parametrize("trainer", [pytest.param("gpu", marks=needs_cuda), pytest.param("cpu", marks=pytest.mark.slow)])
+def test_a_job_with_the_compiled_step_trains_and_recompiles_a_bounded_number_of_times(trainer: str, tmp_path: Path):
+    """60 updates of the tiny job, step compiled, lengths padded to multiples of 8 (bf16-mixed on a GPU).
+    Recompiles are counted from PyTorch's documented `TORCH_LOGS=recompiles` output (one "Recompiling
+    function" record per recompile; torch's counters are private): whatever the 60 batch shapes, at most 3
+    (measured: 2, one for symbolic sizes after the first batch, one for a batch without source padding)."""
     run_dir = tmp_path / "run"
-    proc = run_cli("transformer_lab.train", *FAST, "trainer=gpu", "logger=csv", "compile.enabled=true",
-                   "data.pad_to_multiple_of=8", "trainer.max_steps=60", "trainer.val_check_interval=30",
-                   "trainer.precision=bf16-mixed", f"hydra.run.dir={run_dir}",
+    precision = ["trainer.precision=bf16-mixed"] if trainer == "gpu" else []
+    proc = run_cli("transformer_lab.train", *FAST, f"trainer={trainer}", *precision, "logger=csv",
+                   "compile.enabled=true", "data.pad_to_multiple_of=8", "trainer.max_steps=60",
+                   "trainer.val_check_interval=30", f"hydra.run.dir={run_dir}",
                    env={"TORCH_LOGS": "recompiles"}, timeout=600)
     output = proc.stdout + proc.stderr
-    assert "forward + loss compiled with torch.compile" in output
+    assert "training step: forward + loss compiled with torch.compile" in output
     assert len(RECOMPILING.findall(output)) <= 3, output[-6000:]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["global_step"] == 60, summary
