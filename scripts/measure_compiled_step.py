@@ -11,7 +11,8 @@ training batches (token-bucketed, lengths padded as `data.pad_to_multiple_of` sa
    more with the sizes symbolic, once more for a batch without source padding).
 2. The next `--steps` batches, each run eager and compiled (alternating which goes first): median step times.
 Then the updates after which the compiled step has paid for its compiling, beside the job's `trainer.max_steps`.
-Judge by the ratio on a quiet machine; on a shared one, say its load.
+Judge by the ratio on a quiet machine; on a shared one, say its load. Compiling reuses inductor's on-disk
+cache of earlier runs: for what a first run pays, point TORCHINDUCTOR_CACHE_DIR at an empty folder.
 """
 
 from __future__ import annotations
