@@ -4,6 +4,7 @@ matmuls are tiny."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,16 @@ def _single_thread_in_tiny_matmul_folders(request):
     if Path(request.node.path).resolve().relative_to(TESTS).parts[0] in SINGLE_THREADED:
         request.getfixturevalue("single_thread")
     yield
+
+
+@pytest.fixture(scope="session")
+def failing_sweep(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """A 2-job sweep of 4-step runs of Table 3 row C1 whose job 0 raises at step 2 and whose job 1 completes:
+    the finished process and the sweep directory (jobs 0/ and 1/). Read by the training and report tests."""
+    from training_helpers import FAST, run_cli
+
+    sweep_dir = tmp_path_factory.mktemp("failing_sweep")
+    proc = run_cli("transformer_lab.train", "-m", "experiment=table3/C1", *FAST, "trainer.max_steps=4", "trainer.val_check_interval=4",
+                   "+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep",
+                   "+callbacks.fault.step=2,1000", f"hydra.sweep.dir={sweep_dir}", check=False)
+    return proc, sweep_dir

@@ -68,19 +68,19 @@ def _tags(job: Path) -> list[str]:
     return list(OmegaConf.load(job / ".hydra" / "config.yaml").tags)
 
 
-def test_a_job_that_raises_does_not_stop_the_sweep_and_the_report_shows_it(tmp_path):
-    proc = run_cli("transformer_lab.train", "-m", "experiment=table3/C1", *QUICK, FAULT,
-                   "+callbacks.fault.step=2,100000", f"hydra.sweep.dir={tmp_path}", timeout=900, check=False)
+def test_a_job_that_raises_does_not_stop_the_sweep_and_the_report_shows_it(failing_sweep, tmp_path):
+    proc, sweep = failing_sweep  # tests/conftest.py: table3/C1, job 0 raises at step 2, job 1 runs its 4 steps
+    sweep = Path(shutil.copytree(sweep, tmp_path / "sweep"))  # the report writes into the sweep directory
     assert proc.returncode != 0  # Hydra's basic launcher runs every job, then reports the failure
-    failed, completed = (json.loads((job / "summary.json").read_text()) for job in job_dirs(tmp_path))
+    failed, completed = (json.loads((job / "summary.json").read_text()) for job in job_dirs(sweep))
     assert failed["status"] == "failed" and "injected fault at step 2" in failed["error"]
     assert completed["status"] == "completed" and completed["global_step"] == 4
 
-    assert report_main([str(tmp_path)]) == 0
-    table = report_rows(tmp_path)
+    assert report_main([str(sweep)]) == 0
+    table = report_rows(sweep)
     assert table["C1 (+callbacks.fault.step=2)"]["status"] == "failed"
-    assert table["C1 (+callbacks.fault.step=100000)"]["status"] == "completed"
-    md = (tmp_path / "report.md").read_text()
+    assert table["C1 (+callbacks.fault.step=1000)"]["status"] == "completed"
+    md = (sweep / "report.md").read_text()
     assert "| C1 (+callbacks.fault.step=2) | failed at step 2 (InjectedFault: injected fault at step 2" in md
 
 

@@ -1,14 +1,14 @@
 """Runs shared by several test files: each is trained once per session and read (or copied, then damaged) by
-every test that needs it, instead of each test training its own."""
+every test that needs it, instead of each test training its own. (`failing_sweep`, also read by the report
+tests, is in tests/conftest.py.)"""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from training_helpers import EIGHT_STEPS, FAST, run_cli
+from training_helpers import EIGHT_STEPS, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -23,14 +23,3 @@ def finished_run(tmp_path_factory) -> Path:
 def run_copy(finished_run, tmp_path) -> Path:
     """A copy of the finished run that a test may damage."""
     return Path(shutil.copytree(finished_run, tmp_path / "run", symlinks=True))
-
-
-@pytest.fixture(scope="session")
-def failing_sweep(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """A 2-job sweep of 4-step runs whose job 0 raises at step 2 and whose job 1 completes: the finished
-    process and the sweep directory (jobs 0/ and 1/)."""
-    sweep_dir = tmp_path_factory.mktemp("failing_sweep")
-    proc = run_cli("transformer_lab.train", "-m", *FAST, "trainer.max_steps=4", "trainer.val_check_interval=4",
-                   "+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep",
-                   "+callbacks.fault.step=2,1000", f"hydra.sweep.dir={sweep_dir}", check=False)
-    return proc, sweep_dir
