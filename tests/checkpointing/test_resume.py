@@ -45,6 +45,7 @@ def test_last_and_a_path_must_exist(tmp_path):
 def test_a_different_model_or_data_is_refused_naming_each_key(tmp_path):
     path = write_checkpoint(tmp_path / "x.ckpt", 4)
     check_resume_compatible(path, model=MODEL, data={**DATA, "num_workers": 4}, run_dir=tmp_path)  # may change
+    check_resume_compatible(path, model=MODEL, data={**DATA, "pad_to_multiple_of": 8}, run_dir=tmp_path)  # only pad
     with pytest.raises(ConfigError) as refused:
         check_resume_compatible(path, model={**MODEL, "d_model": 32}, data={**DATA, "corpus": "other"}, run_dir=tmp_path)
     assert "model.d_model: 16 in the checkpoint, 32 now" in str(refused.value)

@@ -112,3 +112,24 @@ def test_workers_produce_the_same_batches(tiny_corpus: Path, tmp_path: Path) -> 
     a = [b["src"].tolist() for b in plain.train_dataloader()]
     b = [b["src"].tolist() for b in workers.train_dataloader()]
     assert a == b
+
+
+def test_training_batches_are_padded_to_the_multiple_and_hold_the_same_sentences(tiny_corpus: Path,
+                                                                                  tmp_path: Path) -> None:
+    plain, padded = (make_dm(tiny_corpus, tmp_path / "cache", pad_to_multiple_of=m) for m in (1, 8))
+    for dm in (plain, padded):
+        dm.prepare_data()
+        dm.setup("fit")
+    for a, b in zip(plain.train_dataloader(), padded.train_dataloader(), strict=True):
+        assert torch.equal(a["index"], b["index"])  # the token budget counts unpadded lengths: same batches
+        for key in ("src", "tgt_in", "tgt_out"):
+            assert b[key].shape[1] % 8 == 0 and b[key].shape[1] - a[key].shape[1] < 8
+            assert torch.equal(b[key][:, : a[key].shape[1]], a[key]) and (b[key][:, a[key].shape[1] :] == PAD_ID).all()
+    for a, b in zip(plain.val_dataloader(), padded.val_dataloader(), strict=True):
+        assert all(torch.equal(a[key], b[key]) for key in a)  # evaluation batches are never padded further
+
+
+@pytest.mark.parametrize("value", [0, -8, 2.0, True])
+def test_a_bad_pad_to_multiple_of_is_refused_naming_the_key(tiny_corpus: Path, tmp_path: Path, value) -> None:
+    with pytest.raises(DataError, match=r"data\.pad_to_multiple_of=.* is not valid: it must be an integer >= 1"):
+        make_dm(tiny_corpus, tmp_path / "cache", pad_to_multiple_of=value)

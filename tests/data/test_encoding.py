@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
@@ -62,3 +63,19 @@ def test_length_sorted_batches_cover_every_sentence_once_shortest_first():
     assert order.index(1) < order.index(5)  # equal lengths keep their input order
     for indices, src in batches:
         assert torch.equal(src, reference([tok.encode(SENTENCES[i]) + [EOS_ID] for i in indices]))
+
+
+def test_rows_padded_to_a_multiple_keep_their_content_and_gain_pad_only():
+    pieces = [[7, 8, 9], [], [10] * 7, np.array([11, 12], dtype=np.int32)]  # longest + 1 = 8: already a multiple
+    for multiple, width in ((1, 8), (8, 8), (3, 9), (16, 16)):
+        for encode in (append_eos_and_pad, prepend_bos_and_pad):
+            plain, padded = encode(pieces), encode(pieces, multiple)
+            assert padded.shape == (4, width)
+            assert torch.equal(padded[:, :8], plain) and (padded[:, 8:] == PAD_ID).all()
+    batch = make_batch(sources=[[5, 6]], targets=[[8, 9, 10]], indices=[0], multiple_of=4)
+    assert batch["src"].tolist() == [[5, 6, EOS_ID, PAD_ID]] and batch["tgt_out"].tolist() == [[8, 9, 10, EOS_ID]]
+
+
+def test_a_multiple_below_one_is_refused():
+    with pytest.raises(ValueError, match="multiple_of must be an integer >= 1, got 0"):
+        append_eos_and_pad([[5]], 0)

@@ -6,8 +6,10 @@ compiling the whole step (forward + label-smoothed loss) pays.
 
 Prints the operators by self time (device time on a GPU, CPU time otherwise) over `--steps` profiled
 steps after warm-up, the share of matrix products (mm/bmm/addmm/attention) in that time, and with
-`--compile-step` the median step time eager vs `torch.compile(dynamic=False)` of forward + loss (backward
-through the compiled graph, Adam outside), both timed in the same process, alternating.
+`--compile-step` the median step time eager vs the trainer's compiled forward + loss (`compile.enabled=true`:
+`training/compiled_step.py`, here with `dynamic=False` since the shape never changes; backward through the
+compiled graph, Adam outside, the source mask decided before the compiled call), both timed in the same
+process, alternating, with the matrix FLOP rate of each (and on a GPU its share of the datasheet bf16 peak).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import torch
 from transformer_lab.benchmark import measure
 from transformer_lab.benchmark.workloads import PRESETS, Shape, autocast, make_batch
 from transformer_lab.model import build_transformer
+from transformer_lab.model.attention import source_padding_mask
 from transformer_lab.special_tokens import PAD_ID
-from transformer_lab.training.loss import label_smoothed_loss
+from transformer_lab.training.compiled_step import training_loss_function
+from transformer_lab.training.config import CompileConfig
 
 MATRIX_OPS = ("aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm", "aten::_scaled_dot_product",
               "aten::_flash_attention", "aten::_efficient_attention", "aten::_cudnn_attention",
@@ -47,22 +51,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 class TrainingStep:
-    """forward (+ loss) possibly compiled, then backward and a fused Adam step; no host sync."""
+    """The trainer's forward + loss (`training_loss_function`, compiled or not), then backward and a fused
+    Adam step. The source mask is decided outside the forward, as the trainer does (one device read)."""
 
     def __init__(self, model: torch.nn.Module, precision: str, compile: bool) -> None:
         self.model, self.precision = model, precision
         self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9, fused=True)
-        self.loss = torch.compile(self._loss, dynamic=False) if compile else self._loss
-
-    def _loss(self, src: torch.Tensor, tgt_in: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
-        with autocast(src.device, self.precision):
-            logits = self.model(src, tgt_in)  # (B, T, V)
-        sums = label_smoothed_loss(logits, tgt_out, 0.1, PAD_ID)
-        return sums.smoothed / sums.n_tokens.clamp(min=1)
+        self.loss_sums = training_loss_function(CompileConfig(enabled=compile, dynamic=False))
 
     def __call__(self, batch) -> None:
         self.model.train()
-        loss = self.loss(batch.src, batch.tgt_in, batch.tgt_out)
+        with autocast(batch.src.device, self.precision):
+            src_mask = source_padding_mask(batch.src, PAD_ID)
+            sums = self.loss_sums(self.model, batch.src, batch.tgt_in, batch.tgt_out, src_mask, 0.1, PAD_ID)
+        loss = sums.smoothed / sums.n_tokens.clamp(min=1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -116,6 +118,22 @@ def main(argv: list[str] | None = None) -> None:
         medians = {name: statistics.median(t) for name, t in times.items()}
         print(f"step median: eager {medians['eager'] * 1e3:.1f} ms, compiled forward+loss "
               f"{medians['compiled'] * 1e3:.1f} ms ({medians['eager'] / medians['compiled']:.2f}x)")
+        print(flop_rates(medians, shape, batch, device))
+
+
+def flop_rates(medians: dict[str, float], shape: Shape, batch, device: torch.device) -> str:
+    """Matrix FLOP/s of each step (the analytic count of `measure.analytic_train_flops`) and, on a GPU in the
+    datasheet table, the model FLOPs utilization (MFU) against its dense bf16 peak."""
+    sentences, src_len = batch.src.shape
+    flops = measure.analytic_train_flops(shape.d_model, shape.layers, shape.d_ff, shape.vocab, sentences, src_len,
+                                         batch.tgt_in.size(1))
+    peak = measure.gpu_table_peak(device)[1] if device.type == "cuda" else None
+    parts = []
+    for name, seconds in medians.items():
+        rate = flops / seconds
+        share = f", MFU {rate / peak:.1%} of the bf16 datasheet peak" if peak else ""
+        parts.append(f"{name} {rate / 1e12:.1f} TFLOP/s{share}")
+    return f"matrix FLOPs per step {flops / 1e9:.1f} G: " + "; ".join(parts)
 
 
 if __name__ == "__main__":

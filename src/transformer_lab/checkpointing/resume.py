@@ -22,7 +22,9 @@ from transformer_lab.training.value_checks import ConfigError
 log = logging.getLogger(__name__)
 
 # Data settings that may change between the interrupted run and its resumption (they don't change the data).
-RESUMABLE_DATA_KEYS = frozenset({"num_workers", "pin_memory", "cache_dir"})
+# pad_to_multiple_of changes only how much pad the batches carry (the same sentences, the same loss), so a run
+# may resume with it changed, or from a checkpoint written before the key existed.
+RESUMABLE_DATA_KEYS = frozenset({"num_workers", "pin_memory", "cache_dir", "pad_to_multiple_of"})
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_dir: str | os.PathLike) -> str | None:

@@ -65,6 +65,11 @@ class TranslationDataModule(L.LightningDataModule):
         min_frequency: minimum pair count for a BPE merge.
         max_tokens: training tokens per batch per device, padding included, each side.
         eval_max_tokens: the same for valid/test batches (default: max_tokens).
+        pad_to_multiple_of: training batches' source and target lengths are padded up to a multiple of
+            this (1: to the longest sentence only). A compiled training step (`compile.enabled`) then sees
+            few distinct shapes. The batches hold the same sentences whatever the value: the token budget
+            counts unpadded lengths, so a padded batch can exceed max_tokens by up to (multiple - 1) per row.
+            Valid/test batches are never padded further (decoding is eager).
         max_length: training pairs with a side over this many subwords are dropped (dev/test never are).
         max_chars: training pairs with a side over this many characters are dropped before BPE training.
         max_length_ratio: training pairs whose longer side exceeds ratio x the shorter (subwords) are dropped.
@@ -84,6 +89,7 @@ class TranslationDataModule(L.LightningDataModule):
     def __init__(self, corpus: str | Mapping[str, Any] = "builtin", dir: str | None = None,
                  src_lang: str | None = None, tgt_lang: str | None = None, vocab_size: int = 8000,
                  min_frequency: int = 2, max_tokens: int = 4096, eval_max_tokens: int | None = None,
+                 pad_to_multiple_of: int = 1,
                  max_length: int = 250, max_chars: int = 1024, max_length_ratio: float = 1.5,
                  bpe_sample_sentences: int | None = None, tokenizer_file: str | None = None,
                  cache_dir: str = "data_cache", seed: int = 0, num_workers: int = 0,
@@ -98,6 +104,10 @@ class TranslationDataModule(L.LightningDataModule):
                                      tokenizer_file=str(tokenizer_file) if tokenizer_file else None)
         self.max_tokens = int(max_tokens)
         self.eval_max_tokens = int(eval_max_tokens or max_tokens)
+        if not isinstance(pad_to_multiple_of, int) or isinstance(pad_to_multiple_of, bool) or pad_to_multiple_of < 1:
+            raise DataError(f"data.pad_to_multiple_of={pad_to_multiple_of!r} is not valid: it must be an integer >= 1 "
+                            "(1: no rounding; 8: lengths padded up to multiples of 8)")
+        self.pad_to_multiple_of = pad_to_multiple_of
         self.cache_dir, self.seed, self.shuffle = cache_dir, int(seed), shuffle
         self.num_workers, self.pin_memory = int(num_workers), resolve_pin_memory(pin_memory)
         self._directory: Path | None = None
@@ -132,7 +142,8 @@ class TranslationDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         for split in ("train", "valid", "test"):
             if split not in self._datasets:
-                self._datasets[split] = TranslationDataset(self.directory, split)
+                multiple = self.pad_to_multiple_of if split == "train" else 1
+                self._datasets[split] = TranslationDataset(self.directory, split, pad_to_multiple_of=multiple)
 
     def dataset(self, split: str) -> TranslationDataset:
         if split not in self._datasets:

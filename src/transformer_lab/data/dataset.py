@@ -84,14 +84,17 @@ class SplitWriter:
 
 class TranslationDataset(Dataset):
     """One binarized split. `dataset[list_of_indices]` returns a whole batch dict (batched fetching:
-    the DataLoader is built with `sampler=<batch sampler>, batch_size=None`).
+    the DataLoader is built with `sampler=<batch sampler>, batch_size=None`), its lengths padded up to a
+    multiple of `pad_to_multiple_of`. `src_lengths`/`tgt_lengths` stay the unpadded lengths.
 
     The arrays are opened lazily and not pickled, so DataLoader workers map the files themselves
     instead of receiving a copy of the data.
     """
 
-    def __init__(self, directory: str | Path, split: str) -> None:
-        self.directory, self.split = Path(directory), split
+    def __init__(self, directory: str | Path, split: str, pad_to_multiple_of: int = 1) -> None:
+        if not isinstance(pad_to_multiple_of, int) or isinstance(pad_to_multiple_of, bool) or pad_to_multiple_of < 1:
+            raise ValueError(f"pad_to_multiple_of must be an integer >= 1, got {pad_to_multiple_of!r}")
+        self.directory, self.split, self.pad_to_multiple_of = Path(directory), split, pad_to_multiple_of
         self._arrays: dict[str, np.ndarray] | None = None
         offsets = {side: np.load(self._path(side, "offsets")) for side in SIDES}
         lengths = {side: np.diff(offsets[side]) for side in SIDES}
@@ -130,4 +133,5 @@ class TranslationDataset(Dataset):
         if isinstance(indices, (int, np.integer)):
             indices = [int(indices)]
         pairs = [self.pair(i) for i in indices]
-        return make_batch(sources=[p[0] for p in pairs], targets=[p[1] for p in pairs], indices=indices)
+        return make_batch(sources=[p[0] for p in pairs], targets=[p[1] for p in pairs], indices=indices,
+                          multiple_of=self.pad_to_multiple_of)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 from torch import Tensor, nn
 
@@ -134,10 +135,19 @@ class Transformer(nn.Module):
         return self.generator(hidden)
 
     def forward(
-        self, src: Tensor, tgt_in: Tensor, return_attention: bool = False
+        self, src: Tensor, tgt_in: Tensor, return_attention: bool = False,
+        *, src_mask: Tensor | None | Literal["from_pad_id"] = "from_pad_id",
     ) -> Tensor | tuple[Tensor, AttentionMaps]:
-        """src (B, S), tgt_in (B, T) -> logits (B, T, V) [, AttentionMaps]. Masks come from pad_id."""
-        src_mask = source_padding_mask(src, self.pad_id)  # None without padding: flash-eligible
+        """src (B, S), tgt_in (B, T) -> logits (B, T, V) [, AttentionMaps].
+
+        src_mask: the source key mask (B, 1, 1, S) (True = real token), or None when `src` has no padding;
+        by default it is derived from pad_id here, which reads one boolean from the device. A compiled
+        caller passes the mask it computed outside the compiled region (that read would break the graph).
+        """
+        if isinstance(src_mask, str):
+            if src_mask != "from_pad_id":
+                raise ValueError(f"src_mask must be a (B, 1, 1, S) mask, None or 'from_pad_id', got {src_mask!r}")
+            src_mask = source_padding_mask(src, self.pad_id)  # None without padding: flash-eligible
         memory, enc_maps = self.encoder(src, src_mask, need_weights=return_attention)
         hidden, dec_maps, cross_maps = self.decoder(tgt_in, memory, src_mask, need_weights=return_attention)
         logits = self.generator(hidden)  # (B, T, V)

@@ -22,6 +22,7 @@ from transformer_lab.checkpointing.policy import best_checkpoint_path
 from transformer_lab.checkpointing.resume import check_resume_compatible, resolve_ckpt_path
 from transformer_lab.training import preflight
 from transformer_lab.training.cluster import PREEMPTED_EXIT_CODE
+from transformer_lab.training.compiled_step import describe_step
 from transformer_lab.training.module import TranslationModule
 from transformer_lab.training.precision import precision_line
 from transformer_lab.training.run_context import RunContext
@@ -84,6 +85,7 @@ def _train(cfg: DictConfig, config_record: RunConfigRecord) -> float | None:
     log_run_config(trainer, cfg, module)
     print_start(module, output_dir)
     log.info(precision_line(OmegaConf.to_container(cfg.trainer, resolve=False).get("precision"), str(trainer.precision)))
+    log.info(describe_step(settings.compile, getattr(datamodule, "pad_to_multiple_of", None)))
     if cfg.fit:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     if cfg.test:

@@ -1,5 +1,5 @@
-"""Typed settings of the training module: its config sections (model, optim, loss, decoding, nonfinite) as
-dataclasses, parsed once from plain mappings by `ModuleSettings.from_plain`.
+"""Typed settings of the training module: its config sections (model, optim, loss, decoding, nonfinite,
+compile) as dataclasses, parsed once from plain mappings by `ModuleSettings.from_plain`.
 
 Each component receives only its own section (the project's style). Parsing names any unknown key and any
 value of the wrong type or range with its config path, so a typo fails before training starts (and, through
@@ -115,7 +115,19 @@ class NonFiniteConfig:
             raise ValueError(f"nonfinite.max_consecutive must be >= 1, got {self.max_consecutive}")
 
 
-MODULE_SECTIONS = ("model", "optim", "loss", "decoding", "nonfinite")
+@dataclass
+class CompileConfig:
+    """`torch.compile` of the training step: the forward pass and the label-smoothed loss, so that the
+    backward pass runs through the compiled graph too (Adam stays PyTorch's fused kernel). Validation and
+    test decoding stay eager. See `training/compiled_step.py`."""
+
+    enabled: bool = False
+    # torch.compile's `dynamic`: None compiles the first batch's shapes, then once more with the lengths
+    # and batch size that changed made symbolic; False specializes on every (B, S, T) (one compile each).
+    dynamic: bool | None = None
+
+
+MODULE_SECTIONS = ("model", "optim", "loss", "decoding", "nonfinite", "compile")
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,7 @@ class ModuleSettings:
     loss: LossConfig
     decoding: DecodingConfig
     nonfinite: NonFiniteConfig
+    compile: CompileConfig = field(default_factory=CompileConfig)
 
     @classmethod
     def from_plain(cls, sections: Mapping[str, Mapping[str, Any] | None]) -> ModuleSettings:
@@ -146,6 +159,7 @@ class ModuleSettings:
             loss=dataclass_from_mapping(LossConfig, sections.get("loss"), "loss"),
             decoding=decoding,
             nonfinite=dataclass_from_mapping(NonFiniteConfig, sections.get("nonfinite"), "nonfinite"),
+            compile=dataclass_from_mapping(CompileConfig, sections.get("compile"), "compile"),
         )
 
     def to_plain(self) -> dict[str, dict[str, Any]]:

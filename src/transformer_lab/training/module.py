@@ -18,7 +18,9 @@ from torchmetrics.aggregation import SumMetric
 
 from transformer_lab.checkpointing.layout import RunLayout
 from transformer_lab.model import build_transformer
+from transformer_lab.model.attention import source_padding_mask
 from transformer_lab.model.search import beam_search, greedy_search
+from transformer_lab.training.compiled_step import training_loss_function
 from transformer_lab.training.config import ModuleSettings, SearchConfig
 from transformer_lab.training.loss import label_smoothed_loss
 from transformer_lab.training.nonfinite import NonFiniteGuard
@@ -30,7 +32,7 @@ from transformer_lab.training.schedule import inverse_sqrt_scheduler
 
 
 class TranslationModule(L.LightningModule):
-    """settings: the typed model/optim/loss/decoding/nonfinite sections (`training.preflight`);
+    """settings: the typed model/optim/loss/decoding/nonfinite/compile sections (`training.preflight`);
     context: the tokenizer, the split texts and the data settings of the run (`RunContext`)."""
 
     def __init__(self, settings: ModuleSettings, context: RunContext) -> None:
@@ -43,6 +45,7 @@ class TranslationModule(L.LightningModule):
         self.model = build_transformer(settings.model)
         self.optim_config, self.loss_config, self.decoding_config = settings.optim, settings.loss, settings.decoding
         self.nonfinite_guard = NonFiniteGuard(settings.nonfinite)
+        self.training_loss = training_loss_function(settings.compile)  # forward + loss, compiled when configured
         self.pad_id = context.tokenizer.pad_id
 
         self.eval_bleu = CorpusBLEU()
@@ -70,8 +73,9 @@ class TranslationModule(L.LightningModule):
         return self.model(src, tgt_in)  # (B, T, V)
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits = self.model(batch["src"], batch["tgt_in"])
-        sums = label_smoothed_loss(logits, batch["tgt_out"], self.loss_config.label_smoothing, self.pad_id)
+        src_mask = source_padding_mask(batch["src"], self.pad_id)  # a device read: kept out of the compiled step
+        sums = self.training_loss(self.model, batch["src"], batch["tgt_in"], batch["tgt_out"], src_mask,
+                                  self.loss_config.label_smoothing, self.pad_id)
         n_tokens = sums.n_tokens.clamp(min=1)
         loss = sums.smoothed / n_tokens
         batch_size = batch["src"].size(0)

@@ -80,6 +80,7 @@ DATA_CHECKS: dict[str, Check] = {
     "min_frequency": integer(1),
     "max_tokens": integer(1),
     "eval_max_tokens": optional(integer(1)),
+    "pad_to_multiple_of": integer(1),
     "max_length": integer(1),
     "max_chars": integer(1),
     "max_length_ratio": number(1.0),
