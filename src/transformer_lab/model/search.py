@@ -27,29 +27,16 @@ token in float32; for bf16 on a GPU see static_search.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
+from transformer_lab.model.hypotheses import SearchOutput, keep_finished, length_penalty
 from transformer_lab.model.search_state import SearchState
+from transformer_lab.model.static_search import static_beam_search, static_greedy_search
 from transformer_lab.model.transformer import Transformer
 from transformer_lab.special_tokens import BOS_ID, EOS_ID
 
-
-@dataclass
-class SearchOutput:
-    tokens: Tensor  # (B, L') int64: hypothesis ids, no bos, eos kept, padded with pad_id
-    scores: Tensor  # (B,) float32: length-normalized log-probability of each hypothesis
-    # beam search with n_best = N > 1 only (else None), best first; tokens/scores above are rank 0.
-    # A slot no hypothesis filled (possible only with a vocabulary too small for N) is all pad, score -inf.
-    nbest_tokens: Tensor | None = None  # (B, N, L'') int64, same format as tokens
-    nbest_scores: Tensor | None = None  # (B, N) float32, descending
-
-
-def length_penalty(length: Tensor | int, alpha: float) -> Tensor | float:
-    """GNMT (Wu et al. 2016): ((5 + |Y|) / 6) ** alpha."""
-    return ((5.0 + length) / 6.0) ** alpha
+__all__ = ["SearchOutput", "beam_search", "greedy_search", "length_penalty"]
 
 
 @torch.no_grad()
@@ -67,8 +54,6 @@ def greedy_search(
 ) -> SearchOutput:
     """src (B, S) -> the argmax continuation of every sentence (alpha only scales the reported scores)."""
     if cuda_graphs:
-        from transformer_lab.model.static_search import static_greedy_search  # it builds on this module
-
         return static_greedy_search(model, src, alpha=alpha, max_len_a=max_len_a, max_len_b=max_len_b,
                                     min_len=min_len, bos_id=bos_id, eos_id=eos_id)
     pad_id, B, device = model.pad_id, src.size(0), src.device
@@ -133,8 +118,6 @@ def beam_search(
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best={n_best} must be between 1 and beam_size={beam_size}")
     if cuda_graphs:
-        from transformer_lab.model.static_search import static_beam_search  # it builds on this module
-
         return static_beam_search(model, src, alpha=alpha, max_len_a=max_len_a, max_len_b=max_len_b, min_len=min_len,
                                   bos_id=bos_id, eos_id=eos_id, beam_size=beam_size, n_best=n_best)
     pad_id, B, K, device = model.pad_id, src.size(0), beam_size, src.device
@@ -182,7 +165,7 @@ def beam_search(
         best_score[active] = torch.where(better, cand_best, best_score[active])
         if n_best > 1:
             tokens_b, score_b = kept_tokens[active], kept_score[active]
-            _keep_finished(tokens_b, score_b, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
+            keep_finished(tokens_b, score_b, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
             kept_tokens[active], kept_score[active] = tokens_b, score_b
         n_finished += fin.sum(dim=1)
         done = (n_finished >= K) | (step + 1 >= state.max_lens)  # (B',)
@@ -213,31 +196,3 @@ def beam_search(
     nbest_tokens = kept_tokens.gather(1, order[:, :, None].expand(B, n_best, L))  # (B, N, L)
     nbest_width = int((nbest_tokens != pad_id).sum(dim=2).max())
     return SearchOutput(best_tokens[:, :width], best_score, nbest_tokens[:, :, :nbest_width], nbest_scores)
-
-
-def _keep_finished(
-    kept_tokens: Tensor,
-    kept_score: Tensor,
-    alive_tokens: Tensor,
-    top_beam: Tensor,
-    fin: Tensor,
-    fin_score: Tensor,
-    n_finished: Tensor,
-    step: int,
-    eos_id: int,
-) -> None:
-    """Append this step's finished hypotheses (by rank) to each sentence's slots, in place; past K: dropped.
-
-    kept_tokens (B, K+1, L), kept_score (B, K+1): slots 0..K-1 kept, slot K a sink for the dropped ones;
-    alive_tokens (B, K, L); top_beam, fin, fin_score (B, n_cand): finished extensions are among the first K;
-    n_finished (B,): hypotheses finished before this step.
-    """
-    B, K, L = alive_tokens.shape
-    k = min(K, fin.size(1))
-    fin, parent, score = fin[:, :k], top_beam[:, :k], fin_score[:, :k]  # (B, k)
-    slot = n_finished[:, None] + fin.long().cumsum(dim=1) - 1  # (B, k): next free slots, in rank order
-    slot = torch.where(fin & (slot < K), slot, K)  # everything else goes to the sink
-    seq = alive_tokens.gather(1, parent[:, :, None].expand(B, k, L)).clone()  # (B, k, L)
-    seq[:, :, step] = eos_id
-    kept_tokens.scatter_(1, slot[:, :, None].expand(B, k, L), seq)
-    kept_score.scatter_(1, slot, score)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from transformer_lab.model.search import SearchOutput, _keep_finished, length_penalty
+from transformer_lab.model.hypotheses import SearchOutput, keep_finished, length_penalty
 from transformer_lab.model.search_state import TokenRules, max_output_lengths
 from transformer_lab.model.static_decoding import StaticDecoder, static_decoder
 from transformer_lab.model.transformer import Transformer
@@ -155,7 +155,7 @@ def static_beam_search(model: Transformer, src: Tensor, *, alpha: float, max_len
         best_tokens = torch.where(better[:, None], seq, best_tokens)
         best_score = torch.where(better, cand_best, best_score)
         if n_best > 1:
-            _keep_finished(kept_tokens, kept_score, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
+            keep_finished(kept_tokens, kept_score, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
         n_finished += fin.sum(dim=1)
         done |= (n_finished >= K) | (step + 1 >= max_lens)  # (B,)
         if step + 1 == L or watch.all_done(done):
