@@ -20,6 +20,7 @@ from transformer_lab.checkpointing.layout import RunLayout
 from transformer_lab.model import build_transformer
 from transformer_lab.model.attention import source_padding_mask
 from transformer_lab.model.search import beam_search, greedy_search
+from transformer_lab.model.static_decoding import release_static_decoders
 from transformer_lab.training.compiled_step import training_loss_function
 from transformer_lab.training.config import ModuleSettings, SearchConfig
 from transformer_lab.training.loss import label_smoothed_loss
@@ -117,9 +118,11 @@ class TranslationModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("valid", "val")
+        release_static_decoders(self.model)  # CUDA graphs and their buffers: training needs the memory back
 
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end("test", "test")
+        release_static_decoders(self.model)
 
     def _reset_eval(self) -> None:
         metrics = (self.eval_bleu, self.eval_chrf, self.eval_chrf_pp, self.eval_nll, self.eval_smoothed, self.eval_tokens,
@@ -180,7 +183,8 @@ class TranslationModule(L.LightningModule):
     def search(self, src: torch.Tensor, search: SearchConfig, n_best: int = 1):
         """src (B, S) -> the search result (token ids (B, L) and scores (B,); with n_best > 1, beam search
         only, also the n_best best hypotheses)."""
-        common = dict(max_len_a=search.max_len_a, max_len_b=search.max_len_b)
+        common = dict(max_len_a=search.max_len_a, max_len_b=search.max_len_b,
+                      cuda_graphs=search.cuda_graphs and src.device.type == "cuda")
         if search.strategy == "greedy" or search.beam_size == 1:
             if n_best > 1:
                 raise ValueError(f"n_best={n_best} needs beam search with beam_size >= {n_best}")

@@ -1,0 +1,52 @@
+"""The training module's search: `decoding.*.cuda_graphs` takes the CUDA-graph path on a GPU only, with the
+plain search's tokens, and the graphs are released when an evaluation epoch ends."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from transformer_lab.data.tokenizer import Tokenizer
+from transformer_lab.model.static_decoding import release_static_decoders
+from transformer_lab.training.config import ModuleSettings, SearchConfig
+from transformer_lab.training.module import TranslationModule
+from transformer_lab.training.run_context import RunContext
+
+MODEL = dict(vocab_size=30, n_layers=2, d_model=16, d_ff=32, n_heads=2, dropout=0.0)
+
+
+def tiny_module(device: str) -> TranslationModule:
+    torch.manual_seed(0)
+    context = RunContext(tokenizer=Tokenizer.train(["a b c d e f"] * 5, vocab_size=30))
+    return TranslationModule(ModuleSettings.from_plain({"model": MODEL}), context).to(device).eval()
+
+
+def sources(device: str) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    src = torch.randint(4, 30, (3, 7), generator=g)
+    src[:, -1] = 2  # eos
+    src[0, 4:] = 0  # one padded sentence (pad 0, eos before it)
+    src[0, 3] = 2
+    return src.to(device)
+
+
+def test_cuda_graphs_are_not_used_on_cpu():
+    module = tiny_module("cpu")
+    search = SearchConfig(beam_size=3, max_len_b=6, cuda_graphs=True)
+    with_flag = module.search(sources("cpu"), search).tokens
+    assert release_static_decoders(module.model) == 0  # the plain search ran: no static decoder was built
+    without = module.search(sources("cpu"), SearchConfig(beam_size=3, max_len_b=6, cuda_graphs=False)).tokens
+    assert torch.equal(with_flag, without)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("strategy", ["beam", "greedy"])
+def test_cuda_graphs_on_a_gpu_give_the_plain_search_tokens_and_are_released(strategy):
+    module = tiny_module("cuda")
+    src = sources("cuda")
+    plain = module.search(src, SearchConfig(strategy=strategy, beam_size=3, max_len_b=6, cuda_graphs=False))
+    assert release_static_decoders(module.model) == 0
+    graphed = module.search(src, SearchConfig(strategy=strategy, beam_size=3, max_len_b=6, cuda_graphs=True))
+    assert torch.equal(graphed.tokens, plain.tokens)
+    torch.testing.assert_close(graphed.scores, plain.scores, atol=1e-5, rtol=1e-5)
+    assert release_static_decoders(module.model) == 1  # one static decoder was built, and is now dropped
