@@ -15,7 +15,6 @@ from torch import Tensor, nn
 
 from transformer_lab.model.attention import LayerCache, padding_mask, source_padding_mask
 from transformer_lab.model.config import TransformerConfig
-from transformer_lab.model.layers import DecoderLayer, EncoderLayer
 from transformer_lab.model.positional import PositionalScheme
 
 
