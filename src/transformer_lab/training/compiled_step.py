@@ -46,4 +46,4 @@ def describe_step(config: CompileConfig, pad_to_multiple_of: int | None) -> str:
     padding = ("lengths not bucketed (data.pad_to_multiple_of=1)" if pad_to_multiple_of in (None, 1)
                else f"lengths padded to multiples of {pad_to_multiple_of}")
     return (f"training step: forward + loss compiled with torch.compile (dynamic={config.dynamic}), {padding}; "
-            "the first steps compile (slow), validation/test decoding stays eager")
+            "the first steps compile (slow); validation/test decoding is not compiled")

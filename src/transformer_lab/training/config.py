@@ -123,7 +123,7 @@ class NonFiniteConfig:
 class CompileConfig:
     """`torch.compile` of the training step: the forward pass and the label-smoothed loss, so that the
     backward pass runs through the compiled graph too (Adam stays PyTorch's fused kernel). Validation and
-    test decoding stay eager. See `training/compiled_step.py`."""
+    test decoding are not compiled. See `training/compiled_step.py`."""
 
     enabled: bool = False
     # torch.compile's `dynamic`: None compiles the first batch's shapes, then once more with the lengths
