@@ -19,10 +19,12 @@ from test_search_batch_shrinking import source_batch as small_vocab_batch
 from transformer_lab.model import beam_search, greedy_search
 from transformer_lab.model.positional import RotaryPositional
 from transformer_lab.model.search_state import max_output_lengths
+from transformer_lab.model.static_cache import static_cache_bytes
 from transformer_lab.model.static_decoding import (
     BUCKET,
     MAX_DECODERS_PER_MODEL,
     TIER,
+    default_memory_budget,
     release_static_decoders,
     static_decoder,
     step_extents,
@@ -251,6 +253,27 @@ def test_decoders_are_reused_per_bucketed_shape_and_bounded():
     for n in range(MAX_DECODERS_PER_MODEL + 2):
         get(5 + n, 5, 9)
     assert release_static_decoders(model) == MAX_DECODERS_PER_MODEL
+
+
+def test_kept_decoders_stay_within_the_memory_budget_least_recently_used_first():
+    model = tiny_model()
+    release_static_decoders(model)
+
+    def get(sentences: int, budget: int | None):
+        return static_decoder(model, sentences=sentences, rows_per_sentence=2, src_len=5, max_len=9,
+                              device=torch.device("cpu"), capture=False, memory_budget=budget)
+
+    sizes = {n: static_cache_bytes(model, sentences=n, rows_per_sentence=2, src_capacity=BUCKET, capacity=16,
+                                   dtype=torch.float32) for n in (1, 2, 3, 4)}
+    one, two = get(1, None), get(2, None)
+    assert (one.nbytes, two.nbytes) == (sizes[1], sizes[2])  # the estimate is what the buffers take
+    assert get(1, None) is one  # reuse moves `one` to the most recently used end
+    budget = sizes[1] + sizes[3]  # room for `one` and a 3-sentence decoder, not for `two` as well
+    three = get(3, budget)
+    assert get(1, budget) is one and get(3, budget) is three and get(2, budget) is not two  # `two` went first
+    huge = get(4, sizes[4] - 1)  # larger than the budget on its own: still made, and kept alone
+    assert huge.nbytes == sizes[4] and release_static_decoders(model) == 1
+    assert default_memory_budget(torch.device("cpu")) is None  # no bound on CPU, where there are no graphs
 
 
 def test_capture_is_refused_off_cuda():

@@ -85,6 +85,17 @@ class StaticLayerCache:
         torch.index_select(self.previous[1], 0, rows, out=self.v)
 
 
+def static_cache_bytes(model: Transformer, *, sentences: int, rows_per_sentence: int, src_capacity: int,
+                       capacity: int, dtype: torch.dtype) -> int:
+    """What a StaticDecoderCache of these shapes allocates for keys/values, in bytes (before allocating it):
+    per layer, `sets` x (R, H, C, Dk + Dv) self-attention slots plus (B, H, S, Dk + Dv) cross keys/values."""
+    sets = 2 if rows_per_sentence > 1 else 1
+    rows = sentences * rows_per_sentence
+    per_position = sum(layer.self_attn.n_heads * (layer.self_attn.d_k + layer.self_attn.d_v)
+                       for layer in model.decoder.layers)
+    return (sets * rows * capacity + sentences * src_capacity) * per_position * dtype.itemsize
+
+
 class StaticDecoderCache:
     """Every decoder layer's StaticLayerCache, their shared position and the source mask they read."""
 
@@ -110,6 +121,12 @@ class StaticDecoderCache:
                 rows=self.rows, sentences=sentences, heads=attn.n_heads, d_k=attn.d_k, d_v=attn.d_v,
                 src_capacity=src_capacity, capacity=capacity, sets=2 if rows_per_sentence > 1 else 1,
                 position=self.position, slots=slots, dtype=dtype, device=device))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the key/value buffers (self-attention sets and cross keys/values) of every layer."""
+        return sum(t.nbytes for layer in self.layers for t in (*(b for s in layer.sets for b in s), layer.cross_k,
+                                                                 layer.cross_v))
 
     @property
     def offset(self) -> Tensor:

@@ -38,12 +38,15 @@ from collections import OrderedDict
 import torch
 from torch import Tensor, nn
 
-from transformer_lab.model.static_cache import StaticDecoderCache
+from transformer_lab.model.static_cache import StaticDecoderCache, static_cache_bytes
 from transformer_lab.model.transformer import Transformer
 
 BUCKET = 8  # source and target capacities are rounded up to a multiple of this
 TIER = 16  # the smallest step extent (slots a step works on); extents double from it up to the capacity
 MAX_DECODERS_PER_MODEL = 8  # least recently used decoders (their graphs and buffers) are dropped beyond this
+# ... and beyond this fraction of the GPU's memory in key/value buffers, so that a validation pass over many
+# batch shapes cannot take the memory training needs (the base model at 1,024 rows holds ~5.6 GB in fp32)
+MAX_MEMORY_FRACTION = 0.25
 WARMUP_STEPS = 2
 
 
@@ -121,6 +124,11 @@ class StaticDecoder:
             self._refresh_cast_weights()
         if capture:
             self._capture()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its key/value buffers (what `static_decoder`'s memory budget counts)."""
+        return self.cache.nbytes
 
     @property
     def model(self) -> Transformer:
@@ -210,13 +218,23 @@ class StaticDecoder:
 _DECODERS: weakref.WeakKeyDictionary[Transformer, OrderedDict[tuple, StaticDecoder]] = weakref.WeakKeyDictionary()
 
 
+def default_memory_budget(device: torch.device) -> int | None:
+    """Bytes of key/value buffers the kept decoders of one model may hold on `device` (None: no bound, CPU)."""
+    if device.type != "cuda":
+        return None
+    return int(MAX_MEMORY_FRACTION * torch.cuda.get_device_properties(device).total_memory)
+
+
 def static_decoder(model: Transformer, *, sentences: int, rows_per_sentence: int, src_len: int, max_len: int,
-                   device: torch.device, capture: bool) -> StaticDecoder:
+                   device: torch.device, capture: bool, memory_budget: int | None = -1) -> StaticDecoder:
     """A StaticDecoder for this model and shape (capacities rounded up to BUCKET), reused across calls.
 
     Reuse is keyed by everything a captured graph bakes in: the shapes, the device, the autocast setting
     and dtype, and the addresses of the model's parameters and buffers (a model moved or reloaded gets new
     ones). The model must be in eval mode: a graph replays its dropout masks.
+    At most MAX_DECODERS_PER_MODEL decoders are kept per model, and their key/value buffers together stay
+    within `memory_budget` bytes (-1: `default_memory_budget`, a quarter of the GPU; None: no bound): the
+    least recently used go first. A decoder larger than the budget on its own is still made, and kept alone.
     """
     if model.training:
         raise ValueError("static decoding needs model.eval(): a captured step would replay fixed dropout masks")
@@ -224,22 +242,27 @@ def static_decoder(model: Transformer, *, sentences: int, rows_per_sentence: int
     capacity = round_up(max_len, BUCKET)
     if table is not None:
         capacity = min(capacity, max(table, max_len))  # never past the table (unless max_len is: that fails)
+    src_capacity, dtype = round_up(src_len, BUCKET), step_dtype(model, device)
     key = (
-        sentences, rows_per_sentence, round_up(src_len, BUCKET), capacity, str(device), capture,
-        torch.is_autocast_enabled(device.type), step_dtype(model, device),
+        sentences, rows_per_sentence, src_capacity, capacity, str(device), capture,
+        torch.is_autocast_enabled(device.type), dtype,
         tuple(t.data_ptr() for t in (*model.parameters(), *model.buffers())),
     )
     decoders = _DECODERS.setdefault(model, OrderedDict())
     if key in decoders:
         decoders.move_to_end(key)
         return decoders[key]
-    while len(decoders) >= MAX_DECODERS_PER_MODEL:
+    budget = default_memory_budget(device) if memory_budget == -1 else memory_budget
+    needed = static_cache_bytes(model, sentences=sentences, rows_per_sentence=rows_per_sentence,
+                                src_capacity=src_capacity, capacity=capacity, dtype=dtype)
+    while decoders and (len(decoders) >= MAX_DECODERS_PER_MODEL
+                        or (budget is not None and needed + sum(d.nbytes for d in decoders.values()) > budget)):
         decoders.popitem(last=False)
     # normal tensors, not inference tensors: a decoder made under torch.inference_mode (Lightning's test
     # loop) is reused under no_grad, and in-place updates of inference tensors are refused outside it
     with torch.inference_mode(False):
         decoder = StaticDecoder(model, sentences=sentences, rows_per_sentence=rows_per_sentence,
-                                src_capacity=key[2], capacity=capacity, device=device, capture=capture)
+                                src_capacity=src_capacity, capacity=capacity, device=device, capture=capture)
     decoders[key] = decoder
     return decoder
 
