@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: autocast matrix products to bfloat16 (scores still summed in float32)")
+    parser.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+                        help="on a GPU, decode without CUDA graphs (they replay each search step in one launch; "
+                             "each new batch shape costs one capture, under a second)")
     return parser
 
 
@@ -207,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--device {args.device}: no CUDA device is available here; use --device cpu")
     try:
         search = SearchConfig(strategy="greedy" if args.greedy else "beam", beam_size=args.beam_size,
-                              alpha=args.alpha, max_len_a=args.max_len_a, max_len_b=args.max_len_b)
+                              alpha=args.alpha, max_len_a=args.max_len_a, max_len_b=args.max_len_b,
+                              cuda_graphs=args.cuda_graphs)
     except ValueError as error:
         parser.error(str(error))
     try:

@@ -138,3 +138,11 @@ def test_bad_input_and_options_get_clear_errors(learned_checkpoint, tmp_path, mo
     assert proc.returncode == 2 and "notes.txt" in proc.stderr and "Traceback" not in proc.stderr
     proc = run(str(learned_checkpoint), "--input", str(tmp_path / "missing.txt"))
     assert proc.returncode == 2 and "missing.txt" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cuda_graphs_are_on_unless_turned_off():
+    from transformer_lab.translate import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["model.ckpt"]).cuda_graphs is True  # used on a GPU only (the module decides)
+    assert parser.parse_args(["model.ckpt", "--no-cuda-graphs"]).cuda_graphs is False
