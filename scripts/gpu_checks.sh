@@ -13,22 +13,12 @@
 # Each step has a time limit and the script goes on past a failing one; the logs say which failed.
 set -u
 RESULTS=${RESULTS:-gpu_checks}
-mkdir -p "$RESULTS"
-PY=${PYTHON:-python3}
-export PYTHONUNBUFFERED=1 PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline TOKENIZERS_PARALLELISM=false
+LOGS=$RESULTS
 CKPT=${1:-}
+source "$(dirname "$0")/gpu/common.sh"
 
-step() {  # step NAME LIMIT_S CMD...: run with a limit, log to $RESULTS/NAME.log, record status and seconds
-    local name=$1 limit=$2; shift 2
-    local start=$SECONDS
-    echo "=== $name: $*"
-    timeout "$limit" "$@" >"$RESULTS/$name.log" 2>&1
-    local rc=$?
-    echo "$name rc=$rc $((SECONDS - start))s" | tee -a "$RESULTS/steps.txt"
-    tail -n 25 "$RESULTS/$name.log"
-    if [ -n "${OUT:-}" ]; then  # a batch machine that returns one folder: all but checkpoints, after every step
-        tar czf "$OUT/gpu_checks.tgz" --exclude='*.ckpt' "$RESULTS"
-    fi
+after_step() {  # a batch machine that returns one folder ($OUT): all but checkpoints, after every step
+    if [ -n "${OUT:-}" ]; then tar czf "$OUT/gpu_checks.tgz" --exclude='*.ckpt' "$RESULTS"; fi
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$RESULTS/gpu.txt"

@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import time
 
 import torch
 
-from transformer_lab.benchmark.measure import sync
+from transformer_lab.benchmark.measure import timed
 from transformer_lab.model import build_transformer
 from transformer_lab.model.attention import source_padding_mask
 from transformer_lab.training.compiled_step import forward_and_loss, training_loss_function
@@ -81,14 +80,6 @@ class Step:
         self.optimizer.step()
 
 
-def timed(step: Step, batch: dict[str, torch.Tensor], device: torch.device) -> float:
-    sync(device)
-    start = time.perf_counter()
-    step(batch)
-    sync(device)
-    return time.perf_counter() - start
-
-
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -116,12 +107,12 @@ def main() -> None:
           f"{settings.model.n_layers} layers, max_tokens {datamodule.max_tokens}, pad_to_multiple_of {multiple}, "
           f"compile.dynamic={compile_config.dynamic}")
 
-    warm = [timed(compiled, batch, device) for batch in batches[: args.warmup]]
+    warm = [timed(lambda: compiled(batch), device) for batch in batches[: args.warmup]]
     eager_times, compiled_times = [], []
     for i, batch in enumerate(batches[args.warmup :]):
         pair = [(eager, eager_times), (compiled, compiled_times)]
         for step, times in pair if i % 2 == 0 else pair[::-1]:
-            times.append(timed(step, batch, device))
+            times.append(timed(lambda: step(batch), device))
     eager_ms, compiled_ms = statistics.median(eager_times) * 1e3, statistics.median(compiled_times) * 1e3
     compile_s = sum(warm) - len(warm) * compiled_ms / 1e3
     print(f"compiling: {compile_s:.1f} s (the first {len(warm)} compiled steps took {sum(warm):.1f} s)")

@@ -13,23 +13,7 @@
 set -u
 LOGS=${GPU_LOG_DIR:-gpu_logs/compile}
 BUDGET_S=${BUDGET_S:-195}
-mkdir -p "$LOGS"
-PY=${PYTHON:-python3}
-export PYTHONUNBUFFERED=1 PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline TOKENIZERS_PARALLELISM=false
-START=$SECONDS
-
-step() {  # step NAME LIMIT_S CMD...: run with a limit when it fits the budget, log to $LOGS/NAME.log
-    local name=$1 limit=$2; shift 2
-    local left=$((BUDGET_S - (SECONDS - START)))
-    if [ "$left" -lt 40 ]; then echo "$name skipped: ${left}s of the budget left" | tee -a "$LOGS/steps.txt"; return; fi
-    [ "$limit" -gt "$left" ] && limit=$left
-    local begin=$SECONDS
-    echo "=== $name (limit ${limit}s): $*"
-    timeout "$limit" "$@" >"$LOGS/$name.log" 2>&1
-    local rc=$?
-    echo "$name rc=$rc $((SECONDS - begin))s" | tee -a "$LOGS/steps.txt"
-    tail -n 12 "$LOGS/$name.log"
-}
+source "$(dirname "$0")/common.sh"
 
 job_summary() {  # job_summary NAME: fit seconds, status, steps, wall time, BLEU and recompiles of a job
     local name=$1
@@ -67,4 +51,4 @@ step profile_base 90 $PY -m transformer_lab.benchmark.profile --device cuda --pr
     --precision bf16 --compile-step --rows 15
 step profile_big 100 $PY -m transformer_lab.benchmark.profile --device cuda --preset big --sentences 833 \
     --precision bf16 --compile-step --rows 15
-echo "total $((SECONDS - START))s" | tee -a "$LOGS/steps.txt"
+echo "total $((SECONDS - STEPS_START))s" | tee -a "$LOGS/steps.txt"

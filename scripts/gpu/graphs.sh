@@ -13,18 +13,7 @@
 # Each step has a time limit and the script goes on past a failing one; steps.txt says which failed.
 set -u
 LOGS=${GPU_LOG_DIR:-gpu_logs}
-mkdir -p "$LOGS"
-PY=${PYTHON:-python3}
-export PYTHONUNBUFFERED=1 PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline TOKENIZERS_PARALLELISM=false
-
-step() {  # step NAME LIMIT_S CMD...: run with a limit, log to $LOGS/NAME.log, record status and seconds
-    local name=$1 limit=$2; shift 2
-    local start=$SECONDS
-    echo "=== $name: $*"
-    timeout "$limit" "$@" >"$LOGS/$name.log" 2>&1
-    echo "$name rc=$? $((SECONDS - start))s" | tee -a "$LOGS/steps.txt"
-    tail -n 20 "$LOGS/$name.log"
-}
+source "$(dirname "$0")/common.sh"
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOGS/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__)" | tee -a "$LOGS/gpu.txt"

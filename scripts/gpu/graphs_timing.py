@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import torch
 
+from transformer_lab.benchmark.measure import timed
 from transformer_lab.benchmark.workloads import Shape, autocast, make_batch
 from transformer_lab.model import beam_search, build_transformer
 from transformer_lab.model.static_decoding import release_static_decoders, static_decoder
@@ -22,14 +22,8 @@ from transformer_lab.special_tokens import BOS_ID, EOS_ID
 
 
 def seconds(fn, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median seconds of `repeats` calls, GPU work included."""
+    return statistics.median(timed(fn, torch.device("cuda")) for _ in range(repeats))
 
 
 def main() -> None:

@@ -30,7 +30,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from transformer_lab.model.hypotheses import SearchOutput, keep_finished, length_penalty
+from transformer_lab.model.hypotheses import (
+    SearchOutput,
+    beam_result,
+    best_finished,
+    keep_finished,
+    length_penalty,
+    rank_extensions,
+    survivors,
+)
 from transformer_lab.model.search_state import SearchState
 from transformer_lab.model.static_search import static_beam_search, static_greedy_search
 from transformer_lab.model.transformer import Transformer
@@ -134,10 +142,9 @@ def beam_search(
     best_tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
     best_score = torch.full((B,), float("-inf"), dtype=torch.float32, device=device)
     beam_base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1): flat row of a sentence's first beam
-    in_top_k = torch.arange(2 * K, device=device) < K  # (2K,) rank < K
     inp = state.first_input  # (B' * K, 1)
     V = model.generator.out_features
-    n_cand = min(2 * K, K * V)
+    kept_tokens = kept_score = None
     if n_best > 1:  # the first K finished hypotheses of each sentence, in finishing order; slot K: discarded
         kept_tokens = torch.full((B, K + 1, L), pad_id, dtype=torch.long, device=device)
         kept_score = torch.full((B, K + 1), float("-inf"), dtype=torch.float32, device=device)
@@ -149,35 +156,23 @@ def beam_search(
         must_end = state.must_end(step)
         forced = must_end[:, None].expand(Bn, K) if must_end is not None else None
         cand = state.rules.apply_(logp, step, forced).add_(alive_score[:, :, None]).view(Bn, K * V)
-        top_score, top_idx = cand.topk(n_cand, dim=1)  # (B', 2K), best first
-        top_beam, top_tok = top_idx // V, top_idx % V  # (B', 2K)
-
-        # finished hypotheses: eos within the top K, finite (every active sentence is not done yet)
-        is_eos = top_tok == eos_id
-        fin = is_eos & torch.isfinite(top_score) & in_top_k[:n_cand]  # (B', 2K)
-        fin_score = (top_score / length_penalty(step + 1, alpha)).masked_fill(~fin, float("-inf"))
-        cand_best, cand_pos = fin_score.max(dim=1)  # (B',)
+        # the 2K best extensions; finished: eos within the top K (every active sentence is not done yet)
+        ranked = rank_extensions(cand, vocab=V, beam_size=K, step=step, alpha=alpha, eos_id=eos_id)  # (B', 2K)
+        cand_best, seq = best_finished(ranked, alive_tokens, step=step, eos_id=eos_id)  # (B',), (B', L)
         better = cand_best > best_score[active]
-        parent = top_beam.gather(1, cand_pos[:, None]).squeeze(1)  # (B',)
-        seq = alive_tokens[torch.arange(Bn, device=device), parent]  # (B', L), a copy
-        seq[:, step] = eos_id
         best_tokens[active] = torch.where(better[:, None], seq, best_tokens[active])
         best_score[active] = torch.where(better, cand_best, best_score[active])
         if n_best > 1:
             tokens_b, score_b = kept_tokens[active], kept_score[active]
-            keep_finished(tokens_b, score_b, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
+            keep_finished(tokens_b, score_b, alive_tokens, ranked, n_finished, step=step, eos_id=eos_id)
             kept_tokens[active], kept_score[active] = tokens_b, score_b
-        n_finished += fin.sum(dim=1)
+        n_finished += ranked.finished.sum(dim=1)
         done = (n_finished >= K) | (step + 1 >= state.max_lens)  # (B',)
         n_done = int(done.sum())  # one host sync per step
         if n_done == Bn:
             break
 
-        # survivors: the K best extensions that do not end in eos (at most K of the 2K end in eos)
-        alive_score, sel = top_score.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (B', K)
-        parent, tok = top_beam.gather(1, sel), top_tok.gather(1, sel)  # (B', K)
-        alive_tokens = alive_tokens.gather(1, parent[:, :, None].expand(Bn, K, L))
-        alive_tokens[:, :, step] = tok
+        alive_score, parent, tok, alive_tokens = survivors(ranked, alive_tokens, step=step)  # (B', K) x3, (B', K, L)
         rows = beam_base[:Bn] + parent  # (B', K) cache rows of the parents
         if n_done:  # done sentences leave the batch: their memory, cache and beam rows go
             keep = (~done).nonzero().squeeze(1)
@@ -188,11 +183,4 @@ def beam_search(
         # cross-attention keys/values are identical for all beams of a sentence: no need to reorder them
         state.cache.reorder(rows.view(-1), include_cross=False)
         inp = tok.reshape(-1, 1)
-    width = int((best_tokens != pad_id).sum(dim=1).max())  # drop all-pad columns
-    if n_best == 1:
-        return SearchOutput(best_tokens[:, :width], best_score)
-    nbest_scores, order = kept_score[:, :K].sort(dim=1, descending=True, stable=True)  # stable: ties by finish
-    nbest_scores, order = nbest_scores[:, :n_best], order[:, :n_best]  # (B, N)
-    nbest_tokens = kept_tokens.gather(1, order[:, :, None].expand(B, n_best, L))  # (B, N, L)
-    nbest_width = int((nbest_tokens != pad_id).sum(dim=2).max())
-    return SearchOutput(best_tokens[:, :width], best_score, nbest_tokens[:, :, :nbest_width], nbest_scores)
+    return beam_result(best_tokens, best_score, kept_tokens, kept_score, n_best=n_best, pad_id=pad_id)

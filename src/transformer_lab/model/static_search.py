@@ -23,7 +23,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from transformer_lab.model.hypotheses import SearchOutput, keep_finished, length_penalty
+from transformer_lab.model.hypotheses import (
+    SearchOutput,
+    beam_result,
+    best_finished,
+    keep_finished,
+    length_penalty,
+    rank_extensions,
+    survivors,
+)
 from transformer_lab.model.search_state import TokenRules, max_output_lengths
 from transformer_lab.model.static_decoding import StaticDecoder, static_decoder
 from transformer_lab.model.transformer import Transformer
@@ -117,7 +125,6 @@ def static_beam_search(model: Transformer, src: Tensor, *, alpha: float, max_len
                                                 max_len_b=max_len_b, capture=capture)
     rules = TokenRules(pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, min_len=min_len, device=device)
     V = model.generator.out_features
-    n_cand = min(2 * K, K * V)
 
     alive_tokens = torch.full((B, K, L), pad_id, dtype=torch.long, device=device)
     alive_score = torch.full((B, K), float("-inf"), dtype=torch.float32, device=device)
@@ -127,8 +134,7 @@ def static_beam_search(model: Transformer, src: Tensor, *, alpha: float, max_len
     best_tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)
     best_score = torch.full((B,), float("-inf"), dtype=torch.float32, device=device)
     beam_base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1): flat row of a sentence's first beam
-    sentence = torch.arange(B, device=device)
-    in_top_k = torch.arange(n_cand, device=device) < K  # (2K,) rank < K
+    kept_tokens = kept_score = None
     if n_best > 1:  # the first K finished hypotheses of each sentence, in finishing order; slot K: discarded
         kept_tokens = torch.full((B, K + 1, L), pad_id, dtype=torch.long, device=device)
         kept_score = torch.full((B, K + 1), float("-inf"), dtype=torch.float32, device=device)
@@ -140,39 +146,20 @@ def static_beam_search(model: Transformer, src: Tensor, *, alpha: float, max_len
         logp = decoder.step(inp, rows).view(B, K, V)
         forced = (step + 1 >= max_lens)[:, None].expand(B, K) if step + 1 >= first_forced else None
         cand = rules.apply_(logp, step, forced).add_(alive_score[:, :, None]).view(B, K * V)
-        top_score, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K), best first
-        top_beam, top_tok = top_idx // V, top_idx % V  # (B, 2K)
-
-        # finished hypotheses: eos within the top K, finite, of a sentence not yet done
-        is_eos = top_tok == eos_id
-        fin = is_eos & torch.isfinite(top_score) & in_top_k & ~done[:, None]  # (B, 2K)
-        fin_score = (top_score / length_penalty(step + 1, alpha)).masked_fill(~fin, float("-inf"))
-        cand_best, cand_pos = fin_score.max(dim=1)  # (B,)
-        better = cand_best > best_score  # never for a done sentence: its fin_score is all -inf
-        parent = top_beam.gather(1, cand_pos[:, None]).squeeze(1)  # (B,)
-        seq = alive_tokens[sentence, parent]  # (B, L), a copy
-        seq[:, step] = eos_id
+        # the 2K best extensions; finished: eos within the top K, of a sentence not yet done
+        ranked = rank_extensions(cand, vocab=V, beam_size=K, step=step, alpha=alpha, eos_id=eos_id, going=~done)
+        cand_best, seq = best_finished(ranked, alive_tokens, step=step, eos_id=eos_id)  # (B,), (B, L)
+        better = cand_best > best_score  # never for a done sentence: its finished scores are all -inf
         best_tokens = torch.where(better[:, None], seq, best_tokens)
         best_score = torch.where(better, cand_best, best_score)
         if n_best > 1:
-            keep_finished(kept_tokens, kept_score, alive_tokens, top_beam, fin, fin_score, n_finished, step, eos_id)
-        n_finished += fin.sum(dim=1)
+            keep_finished(kept_tokens, kept_score, alive_tokens, ranked, n_finished, step=step, eos_id=eos_id)
+        n_finished += ranked.finished.sum(dim=1)
         done |= (n_finished >= K) | (step + 1 >= max_lens)  # (B,)
         if step + 1 == L or watch.all_done(done):
             break
 
-        # survivors: the K best extensions that do not end in eos (at most K of the 2K end in eos)
-        alive_score, sel = top_score.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (B, K)
-        parent, tok = top_beam.gather(1, sel), top_tok.gather(1, sel)  # (B, K)
-        alive_tokens = alive_tokens.gather(1, parent[:, :, None].expand(B, K, L))
-        alive_tokens[:, :, step] = tok
+        alive_score, parent, tok, alive_tokens = survivors(ranked, alive_tokens, step=step)  # (B, K) x3, (B, K, L)
         rows = (beam_base + parent).view(-1)  # (R,) cache rows of the parents
         inp = tok.reshape(-1, 1)
-    width = int((best_tokens != pad_id).sum(dim=1).max())  # drop all-pad columns
-    if n_best == 1:
-        return SearchOutput(best_tokens[:, :width], best_score)
-    nbest_scores, order = kept_score[:, :K].sort(dim=1, descending=True, stable=True)  # stable: ties by finish
-    nbest_scores, order = nbest_scores[:, :n_best], order[:, :n_best]  # (B, N)
-    nbest_tokens = kept_tokens.gather(1, order[:, :, None].expand(B, n_best, L))  # (B, N, L)
-    nbest_width = int((nbest_tokens != pad_id).sum(dim=2).max())
-    return SearchOutput(best_tokens[:, :width], best_score, nbest_tokens[:, :, :nbest_width], nbest_scores)
+    return beam_result(best_tokens, best_score, kept_tokens, kept_score, n_best=n_best, pad_id=pad_id)
