@@ -8,6 +8,8 @@ eager static step and the existing search, and a second batch of one shape must 
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import torch
 
@@ -23,6 +25,7 @@ from transformer_lab.model.static_cache import static_cache_bytes
 from transformer_lab.model.static_decoding import (
     BUCKET,
     MAX_DECODERS_PER_MODEL,
+    MAX_MEMORY_FRACTION,
     TIER,
     default_memory_budget,
     release_static_decoders,
@@ -274,6 +277,31 @@ def test_kept_decoders_stay_within_the_memory_budget_least_recently_used_first()
     huge = get(4, sizes[4] - 1)  # larger than the budget on its own: still made, and kept alone
     assert huge.nbytes == sizes[4] and release_static_decoders(model) == 1
     assert default_memory_budget(torch.device("cpu")) is None  # no bound on CPU, where there are no graphs
+
+
+@needs_cuda
+def test_on_a_gpu_the_budget_is_a_quarter_of_it_and_released_decoders_give_their_memory_back():
+    """The budget's two numbers on a real GPU: the default is MAX_MEMORY_FRACTION of the device, and a
+    decoder's estimate is what its buffers take (plus its (R, V) output and a few (R,) vectors). A captured
+    decoder that does not fit next to another replaces it, and releasing gives every byte back (graphs too)."""
+    device = torch.device("cuda")
+    total = torch.cuda.get_device_properties(device).total_memory
+    assert default_memory_budget(device) == int(MAX_MEMORY_FRACTION * total)
+    model = tiny_model().to(device).eval()
+    release_static_decoders(model)
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated(device)
+    shape = dict(sentences=48, rows_per_sentence=4, src_len=40, max_len=60, device=device)
+    plain = static_decoder(model, capture=False, **shape)
+    grown = torch.cuda.memory_allocated(device) - before
+    output = plain.logp.numel() * plain.logp.element_size()
+    assert plain.nbytes <= grown <= plain.nbytes + output + 2**20
+    captured = static_decoder(model, capture=True, memory_budget=plain.nbytes, **shape)
+    assert captured is not plain and release_static_decoders(model) == 1  # `plain` made room for it
+    del plain, captured
+    gc.collect()
+    torch.cuda.synchronize()
+    assert torch.cuda.memory_allocated(device) <= before
 
 
 def test_capture_is_refused_off_cuda():

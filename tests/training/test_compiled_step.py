@@ -25,7 +25,7 @@ from transformer_lab.model import build_transformer
 from transformer_lab.model.attention import source_padding_mask
 from transformer_lab.special_tokens import PAD_ID
 from transformer_lab.training.compiled_step import describe_step, forward_and_loss, training_loss_function
-from transformer_lab.training.config import CompileConfig
+from transformer_lab.training.config import CompileConfig, ModuleSettings
 from transformer_lab.training.preflight import check_job_config
 from transformer_lab.training.value_checks import ConfigError
 
@@ -120,7 +120,9 @@ def test_inductor_compiled_step_equals_eager_step():
 @pytest.mark.parametrize("override, message", [
     ("compile.enabled=yes", r"compile\.enabled='yes' is not valid: it must be true or false"),
     ("compile.dynamic=2", r"compile\.dynamic=2 is not valid: it must be true or false or null"),
-    ("+compile.mode=max-autotune", r"unknown key\(s\) compile\.mode; valid keys of `compile` are: dynamic, enabled"),
+    ("+compile.fullgraph=true", r"unknown key\(s\) compile\.fullgraph; valid keys of `compile` are: dynamic, enabled, mode"),
+    ("compile.mode=fastest", r"compile\.mode='fastest' is not valid: it must be null or one of default, reduce-overhead, "
+                             r"max-autotune, max-autotune-no-cudagraphs"),
     ("data.pad_to_multiple_of=0", r"data\.pad_to_multiple_of=0 is not valid: it must be an integer >= 1"),
     ("data.pad_to_multiple_of=8.0", r"data\.pad_to_multiple_of=8\.0 is not valid: it must be an integer >= 1"),
 ])
@@ -130,11 +132,20 @@ def test_bad_compile_and_padding_settings_are_refused_naming_the_key(override, m
 
 
 def test_the_switches_default_to_off_and_parse():
-    assert check_job_config(train_config("debug=tiny"), multirun=False).compile == CompileConfig(False, None)
-    settings = check_job_config(train_config("debug=tiny", "compile.enabled=true", "compile.dynamic=false"),
-                                multirun=False)
-    assert settings.compile == CompileConfig(enabled=True, dynamic=False)
-    assert settings.to_plain()["compile"] == {"enabled": True, "dynamic": False}  # what checkpoints store
+    assert check_job_config(train_config("debug=tiny"), multirun=False).compile == CompileConfig(False, None, None)
+    settings = check_job_config(train_config("debug=tiny", "compile.enabled=true", "compile.dynamic=false",
+                                             "compile.mode=max-autotune-no-cudagraphs"), multirun=False)
+    assert settings.compile == CompileConfig(enabled=True, dynamic=False, mode="max-autotune-no-cudagraphs")
+    assert settings.to_plain()["compile"] == {"enabled": True, "dynamic": False,  # what checkpoints store
+                                              "mode": "max-autotune-no-cudagraphs"}
+    assert "mode=max-autotune-no-cudagraphs" in describe_step(settings.compile, 8)
+
+
+def test_checkpoints_written_before_compile_mode_existed_still_load_their_settings():
+    """A checkpoint of the previous round stored compile as {enabled, dynamic}: the mode defaults to None."""
+    plain = check_job_config(train_config("debug=tiny"), multirun=False).to_plain()
+    plain["compile"] = {"enabled": True, "dynamic": None}
+    assert ModuleSettings.from_plain(plain).compile == CompileConfig(enabled=True, dynamic=None, mode=None)
 
 
 # ------------------------------------------------------------------------------------------ a training job

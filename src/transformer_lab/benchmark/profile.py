@@ -3,6 +3,8 @@ compiling the whole step (forward + label-smoothed loss) pays.
 
     python -m transformer_lab.benchmark.profile --device cuda --preset base --sentences 833 --precision bf16
     python -m transformer_lab.benchmark.profile --threads 2 --sentences 32 --compile-step
+    python -m transformer_lab.benchmark.profile --device cuda --preset big --vocab 37000 --sentences 833 \
+        --compile-step --compile-mode max-autotune-no-cudagraphs --profile-compiled
 
 Prints the operators by self time (device time on a GPU, CPU time otherwise) over `--steps` profiled
 steps after warm-up, the share of matrix products (mm/bmm/addmm/attention) in that time, and with
@@ -26,7 +28,7 @@ from transformer_lab.model import build_transformer
 from transformer_lab.model.attention import source_padding_mask
 from transformer_lab.special_tokens import PAD_ID
 from transformer_lab.training.compiled_step import training_loss_function
-from transformer_lab.training.config import CompileConfig
+from transformer_lab.training.config import COMPILE_MODES, CompileConfig
 
 MATRIX_OPS = ("aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm", "aten::_scaled_dot_product",
               "aten::_flash_attention", "aten::_efficient_attention", "aten::_cudnn_attention",
@@ -47,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=30, help="operators listed")
     p.add_argument("--trace", type=Path, help="also write a Chrome trace (chrome://tracing, Perfetto) here")
     p.add_argument("--compile-step", action="store_true", help="also time eager vs a compiled forward + loss")
+    p.add_argument("--compile-mode", choices=COMPILE_MODES,
+                   help="torch.compile's mode for --compile-step (compile.mode; default: torch's default)")
+    p.add_argument("--profile-compiled", action="store_true",
+                   help="with --compile-step: also list the compiled step's operators and kernels by self time")
     return p.parse_args(argv)
 
 
@@ -54,10 +60,10 @@ class TrainingStep:
     """The trainer's forward + loss (`training_loss_function`, compiled or not), then backward and a fused
     Adam step. The source mask is decided outside the forward, as the trainer does (one device read)."""
 
-    def __init__(self, model: torch.nn.Module, precision: str, compile: bool) -> None:
+    def __init__(self, model: torch.nn.Module, precision: str, compile: bool, mode: str | None = None) -> None:
         self.model, self.precision = model, precision
         self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9, fused=True)
-        self.loss_sums = training_loss_function(CompileConfig(enabled=compile, dynamic=False))
+        self.loss_sums = training_loss_function(CompileConfig(enabled=compile, dynamic=False, mode=mode))
 
     def __call__(self, batch) -> None:
         self.model.train()
@@ -112,13 +118,16 @@ def main(argv: list[str] | None = None) -> None:
     eager = TrainingStep(model, args.precision, compile=False)
     print(profile_table(eager, batch, device, args))
     if args.compile_step:
-        compiled = TrainingStep(model, args.precision, compile=True)
+        compiled = TrainingStep(model, args.precision, compile=True, mode=args.compile_mode)
         times = measure.interleaved({"eager": lambda: eager(batch), "compiled": lambda: compiled(batch)},
                                     device, repeats=10, warmup=3)
         medians = {name: statistics.median(t) for name, t in times.items()}
         print(f"step median: eager {medians['eager'] * 1e3:.1f} ms, compiled forward+loss "
               f"{medians['compiled'] * 1e3:.1f} ms ({medians['eager'] / medians['compiled']:.2f}x)")
         print(flop_rates(medians, shape, batch, device))
+        if args.profile_compiled:  # Triton's fused kernels are listed by name, not as aten:: operators
+            print(f"compiled step (mode={args.compile_mode or 'default'}):")
+            print(profile_table(compiled, batch, device, args))
 
 
 def flop_rates(medians: dict[str, float], shape: Shape, batch, device: torch.device) -> str:

@@ -36,7 +36,7 @@ def training_loss_function(config: CompileConfig) -> LossFunction:
     no reference to a module, so copies of the LightningModule share it safely)."""
     if not config.enabled:
         return forward_and_loss
-    return torch.compile(forward_and_loss, dynamic=config.dynamic)
+    return torch.compile(forward_and_loss, dynamic=config.dynamic, mode=config.mode)
 
 
 def describe_step(config: CompileConfig, pad_to_multiple_of: int | None) -> str:
@@ -45,5 +45,6 @@ def describe_step(config: CompileConfig, pad_to_multiple_of: int | None) -> str:
         return "training step: eager (compile.enabled=false)"
     padding = ("lengths not bucketed (data.pad_to_multiple_of=1)" if pad_to_multiple_of in (None, 1)
                else f"lengths padded to multiples of {pad_to_multiple_of}")
-    return (f"training step: forward + loss compiled with torch.compile (dynamic={config.dynamic}), {padding}; "
+    mode = "" if config.mode is None else f", mode={config.mode}"
+    return (f"training step: forward + loss compiled with torch.compile (dynamic={config.dynamic}{mode}), {padding}; "
             "the first steps compile (slow); validation/test decoding is not compiled")

@@ -30,7 +30,12 @@ def dataclass_from_mapping(cls: type[T], values: Mapping[str, Any] | None, secti
             f"valid keys of `{section}` are: {', '.join(sorted(known))}"
         )
     check_fields(cls, values, section)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except ValueError as error:  # a range check of `__post_init__`: its message names the key
+        raise ConfigError(str(error)) from None
 
 
 @dataclass
@@ -129,7 +134,18 @@ class CompileConfig:
     # torch.compile's `dynamic`: None compiles the first batch's shapes, then once more with the lengths
     # and batch size that changed made symbolic; False specializes on every (B, S, T) (one compile each).
     dynamic: bool | None = None
+    # torch.compile's `mode`: None is its default. "max-autotune-no-cudagraphs" also benchmarks Triton
+    # matrix-product templates against cuBLAS at compile time (minutes more on the first steps; GPU only
+    # gains). The CUDA-graph modes ("reduce-overhead", "max-autotune") keep one graph per batch shape.
+    mode: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.mode is not None and self.mode not in COMPILE_MODES:
+            raise ValueError(f"compile.mode={self.mode!r} is not valid: it must be null or one of "
+                             f"{', '.join(COMPILE_MODES)} (torch.compile's modes)")
+
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 MODULE_SECTIONS = ("model", "optim", "loss", "decoding", "nonfinite", "compile")
 
