@@ -18,12 +18,12 @@ source "$(dirname "$0")/common.sh"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOGS/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__)" | tee -a "$LOGS/gpu.txt"
 
-profile() { $PY -m transformer_lab.benchmark.profile --device cuda --sentences 833 --precision bf16 --compile-step "$@"; }
-step base_v8k 120 profile --preset base --vocab 8000 --profile-compiled --rows 25
-step big_v37k 120 profile --preset big --vocab 37000 --rows 12
-step base_v37k 100 profile --preset base --vocab 37000 --rows 12
-step base_v8k_autotune 240 profile --preset base --vocab 8000 --rows 12 --compile-mode max-autotune-no-cudagraphs
+profile="$PY -m transformer_lab.benchmark.profile --device cuda --sentences 833 --precision bf16 --compile-step"
+step base_v8k 120 $profile --preset base --vocab 8000 --profile-compiled --rows 25
+step big_v37k 120 $profile --preset big --vocab 37000 --rows 12
+step base_v37k 100 $profile --preset base --vocab 37000 --rows 12
+step base_v8k_autotune 240 $profile --preset base --vocab 8000 --rows 12 --compile-mode max-autotune-no-cudagraphs
 step budget_tests 60 $PY -m pytest -q -p no:cacheprovider tests/model/test_static_decoding.py -k budget
-step big_v8k 120 profile --preset big --vocab 8000 --rows 12
+step big_v8k 120 $profile --preset big --vocab 8000 --rows 12
 grep -h "step median\|MFU" "$LOGS"/*.log | tee -a "$LOGS/steps.txt"
 echo "total $((SECONDS - STEPS_START))s" | tee -a "$LOGS/steps.txt"
