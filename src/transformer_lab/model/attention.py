@@ -45,15 +45,11 @@ def explicit_is_faster(q: Tensor, k: Tensor) -> bool:
     Measured on a 2-core Zen 4 CPU (docs/PERFORMANCE.md): PyTorch's CPU flash kernel has a fixed cost per
     (batch, head) block that dominates short sequences -- 3.5x (fp32) to 6x (bf16) slower for one decoding
     query over 30 keys, 4.5x slower forward+backward in bf16 at 30x30 -- and wins from about 128x128 in
-    fp32. On a GPU, eager code always takes SDPA (its fused kernels never write the score matrix); inside a
-    compiled graph (`compile.enabled`) short sequences take the written-out path too, which the compiler
-    fuses with the mask, softmax and dropout around it: on an H200, cuDNN's flash kernels took about a fifth
-    of the compiled base training step at 30 x 30 tokens (docs/PERFORMANCE.md).
+    fp32. GPUs always take SDPA. Inside a compiled graph on an H200, the written-out path for 30 x 30 tokens
+    (fused with mask, softmax and dropout by inductor) did not beat cuDNN's flash kernels either: base
+    step 35.4 vs 34.4 ms, big 83.0 vs 80.0 ms (docs/PERFORMANCE.md).
     """
-    short = q.size(-2) * k.size(-2) <= 96 * 96
-    if q.device.type == "cuda":
-        return short and torch.compiler.is_compiling()
-    return q.device.type == "cpu" and (q.size(-2) == 1 or short)
+    return q.device.type == "cpu" and (q.size(-2) == 1 or q.size(-2) * k.size(-2) <= 96 * 96)
 
 
 def attend(
