@@ -46,8 +46,8 @@ def explicit_is_faster(q: Tensor, k: Tensor) -> bool:
     (batch, head) block that dominates short sequences -- 3.5x (fp32) to 6x (bf16) slower for one decoding
     query over 30 keys, 4.5x slower forward+backward in bf16 at 30x30 -- and wins from about 128x128 in
     fp32. GPUs always take SDPA. Inside a compiled graph on an H200, the written-out path for 30 x 30 tokens
-    (fused with mask, softmax and dropout by inductor) did not beat cuDNN's flash kernels either: base
-    step 35.4 vs 34.4 ms, big 83.0 vs 80.0 ms (docs/PERFORMANCE.md).
+    (fused with mask, softmax and dropout by inductor) gained nothing over cuDNN's flash kernels: compiled
+    vs eager 1.34x against 1.31x (base), 1.32x against 1.33x (big), in two runs (docs/PERFORMANCE.md).
     """
     return q.device.type == "cpu" and (q.size(-2) == 1 or q.size(-2) * k.size(-2) <= 96 * 96)
 
