@@ -5,7 +5,7 @@ device (CI); run them on a GPU node with `python -m pytest tests/model/test_fast
 import pytest
 import torch
 
-from model_helpers import source_batch, target_batch
+from model_helpers import source_batch
 from transformer_lab.model import beam_search, build_transformer, greedy_search, padding_mask
 from transformer_lab.special_tokens import PAD_ID
 from transformer_lab.training.loss import label_smoothed_loss
