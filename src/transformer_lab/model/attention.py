@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from transformer_lab.model.dropout import dropout
 from transformer_lab.model.positional import PositionalScheme
 
 
@@ -95,7 +96,7 @@ def attend(
         elif attn_mask is not None:
             scores = scores + attn_mask
         probs = scores.softmax(dim=-1)  # (B, H, Tq, Tk)
-        out = (F.dropout(probs, p=dropout_p) if dropout_p > 0 else probs) @ v  # (B, H, Tq, Dv)
+        out = dropout(probs, dropout_p, training=True) @ v  # (B, H, Tq, Dv); dropout_p is 0 outside training
     return out.to(out_dtype), (probs if need_weights else None)
 
 

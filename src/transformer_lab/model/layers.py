@@ -18,6 +18,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from transformer_lab.model.attention import CrossAttention, LayerCache, SelfAttention
+from transformer_lab.model.dropout import Dropout
 from transformer_lab.model.positional import PositionalScheme
 
 SubLayer = Callable[[Tensor], tuple[Tensor, Any]]
@@ -30,7 +31,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.w1 = nn.Linear(d_model, d_ff)
         self.w2 = nn.Linear(d_ff, d_model)
-        self.dropout = nn.Dropout(activation_dropout)  # not in the paper; 0.0 by default
+        self.dropout = Dropout(activation_dropout)  # not in the paper; 0.0 by default
 
     def forward(self, x: Tensor) -> Tensor:
         return self.w2(self.dropout(self.w1(x).relu()))  # (B, T, D) -> (B, T, d_ff) -> (B, T, D)
@@ -42,7 +43,7 @@ class PostNormResidual(nn.Module):
     def __init__(self, d_model: int, *, dropout: float, eps: float) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model, eps=eps)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, sublayer: SubLayer) -> tuple[Tensor, Any]:
         out, extra = sublayer(x)
@@ -59,7 +60,7 @@ class PreNormResidual(nn.Module):
     def __init__(self, d_model: int, *, dropout: float, eps: float) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model, eps=eps)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, sublayer: SubLayer) -> tuple[Tensor, Any]:
         out, extra = sublayer(self.norm(x))

@@ -14,6 +14,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from transformer_lab.model.attention import LayerCache, padding_mask, source_padding_mask
+from transformer_lab.model.dropout import Dropout
 from transformer_lab.model.config import TransformerConfig
 from transformer_lab.model.positional import PositionalScheme
 
@@ -64,7 +65,7 @@ class _Stack(nn.Module):
         super().__init__()
         self.embedding, self.positional = embedding, positional
         self.layers = nn.ModuleList(layers)
-        self.dropout = nn.Dropout(dropout)  # §5.4: on the sums of embeddings and positional encodings
+        self.dropout = Dropout(dropout)  # §5.4: on the sums of embeddings and positional encodings
         self.final_norm = final_norm  # nn.Identity for post-norm, LayerNorm for pre-norm
         self.scale = math.sqrt(embedding.embedding_dim)  # §3.4: embeddings times sqrt(d_model)
 
