@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent")
     parser.add_argument("--max-len-a", type=float, default=1.0)
     parser.add_argument("--max-len-b", type=int, default=50)
+    parser.add_argument("--min-len", type=int, default=0, help="no output shorter than this many tokens, its end-of-sentence token included")
     parser.add_argument("--greedy", action="store_true", help="greedy search instead of beam search")
     parser.add_argument("--nbest", type=int, default=1, metavar="N",
                         help="write the N best hypotheses per line: line number, rank, score, text (N <= beam size)")
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         search = SearchConfig(strategy="greedy" if args.greedy else "beam", beam_size=args.beam_size,
                               alpha=args.alpha, max_len_a=args.max_len_a, max_len_b=args.max_len_b,
-                              cuda_graphs=args.cuda_graphs)
+                              min_len=args.min_len, cuda_graphs=args.cuda_graphs)
     except ValueError as error:
         parser.error(str(error))
     try:

@@ -127,7 +127,8 @@ def test_paper_recipes():
     assert 27_000 <= tokens <= 30_000  # ~25k real tokens per side (scripts/measure_padding.py, docs/REPRODUCING.md)
     search = dict(base.decoding.test)
     assert search.pop("cuda_graphs") is True  # how the search runs on a GPU (same tokens), not a recipe setting
-    assert search == {"strategy": "beam", "beam_size": 4, "alpha": 0.6, "max_len_a": 1.0, "max_len_b": 50}
+    assert search == {"strategy": "beam", "beam_size": 4, "alpha": 0.6, "max_len_a": 1.0, "max_len_b": 50,
+                      "min_len": 0}
     big = compose_train("experiment=paper/big_en_de")
     assert (big.model.d_model, big.model.dropout, big.trainer.max_steps) == (1024, 0.3, 300_000)
     assert big.callbacks.periodic_checkpoint.save_top_k == 20

@@ -133,6 +133,8 @@ def test_bad_input_and_options_get_clear_errors(learned_checkpoint, tmp_path, mo
     assert proc.returncode == 1 and "the input (stdin) is empty" in proc.stderr and "Traceback" not in proc.stderr
     proc = run(str(learned_checkpoint), "--nbest", "5", stdin="a\n")
     assert proc.returncode == 2 and "--nbest 5 needs beam search with --beam-size >= 5" in proc.stderr
+    proc = run(str(learned_checkpoint), "--min-len", "-1", stdin="a\n")
+    assert proc.returncode == 2 and "min_len must be >= 0" in proc.stderr and "-1" in proc.stderr
     (tmp_path / "notes.txt").write_text("not a checkpoint\n")
     proc = run(str(tmp_path / "notes.txt"), stdin="a\n")
     assert proc.returncode == 2 and "notes.txt" in proc.stderr and "Traceback" not in proc.stderr

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from transformer_lab.data.tokenizer import Tokenizer
+from transformer_lab.model import beam_search, greedy_search
 from transformer_lab.model.static_decoding import release_static_decoders
 from transformer_lab.training.config import ModuleSettings, SearchConfig
 from transformer_lab.training.module import TranslationModule
@@ -37,6 +38,26 @@ def test_cuda_graphs_are_not_used_on_cpu():
     assert release_static_decoders(module.model) == 0  # the plain search ran: no static decoder was built
     without = module.search(sources("cpu"), SearchConfig(beam_size=3, max_len_b=6, cuda_graphs=False)).tokens
     assert torch.equal(with_flag, without)
+
+
+@pytest.mark.parametrize("strategy", ["beam", "greedy"])
+def test_min_len_reaches_the_search_and_holds_back_eos(strategy):
+    """`decoding.*.min_len` gives the model's search its `min_len`: the same tokens as calling the search
+    directly, and no hypothesis is shorter than min_len tokens, eos included (without it, all end at once)."""
+    module = tiny_module("cpu")
+    def eos_first(generator, inputs, logits):  # eos (id 2) wins every step unless held back
+        return logits + torch.nn.functional.one_hot(torch.tensor(2), logits.size(-1)) * 50.0
+
+    module.model.generator.register_forward_hook(eos_first)
+    src = sources("cpu")
+    search = SearchConfig(strategy=strategy, beam_size=3, max_len_b=6, min_len=4)
+    tokens = module.search(src, search).tokens
+    plain = (greedy_search(module.model, src, alpha=0.6, max_len_a=1.0, max_len_b=6, min_len=4) if strategy == "greedy"
+             else beam_search(module.model, src, beam_size=3, alpha=0.6, max_len_a=1.0, max_len_b=6, min_len=4))
+    assert torch.equal(tokens, plain.tokens)
+    assert all(row.index(2) == 3 for row in tokens.tolist())  # 4 tokens: 3, then eos (id 2)
+    unconstrained = module.search(src, SearchConfig(strategy=strategy, beam_size=3, max_len_b=6)).tokens
+    assert all(row[0] == 2 for row in unconstrained.tolist())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

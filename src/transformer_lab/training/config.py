@@ -78,6 +78,7 @@ class SearchConfig:
     alpha: float = 0.6  # GNMT length penalty exponent
     max_len_a: float = 1.0  # max output length = a * source length + b
     max_len_b: int = 50
+    min_len: int = 0  # no output shorter than this many tokens, its eos included (0: no minimum, the paper's search)
     # on a GPU, replay each decoding step as a CUDA graph (model/static_search.py): the same tokens in
     # float32, several times faster where launches bound decoding; ignored on CPU, where the plain search
     # (finished sentences leave the batch) is faster
@@ -88,9 +89,9 @@ class SearchConfig:
             raise ValueError(f"decoding strategy must be 'beam' or 'greedy', got {self.strategy!r}")
         if self.beam_size < 1:
             raise ValueError(f"decoding beam_size must be >= 1, got {self.beam_size}")
-        if self.alpha < 0 or self.max_len_a < 0 or self.max_len_b < 0:
-            raise ValueError(f"decoding alpha, max_len_a and max_len_b must be >= 0, got {self.alpha}, "
-                             f"{self.max_len_a}, {self.max_len_b}")
+        if self.alpha < 0 or self.max_len_a < 0 or self.max_len_b < 0 or self.min_len < 0:
+            raise ValueError(f"decoding alpha, max_len_a, max_len_b and min_len must be >= 0, got {self.alpha}, "
+                             f"{self.max_len_a}, {self.max_len_b}, {self.min_len}")
 
 
 @dataclass

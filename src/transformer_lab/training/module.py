@@ -183,7 +183,7 @@ class TranslationModule(L.LightningModule):
     def search(self, src: torch.Tensor, search: SearchConfig, n_best: int = 1):
         """src (B, S) -> the search result (token ids (B, L) and scores (B,); with n_best > 1, beam search
         only, also the n_best best hypotheses)."""
-        common = dict(max_len_a=search.max_len_a, max_len_b=search.max_len_b,
+        common = dict(max_len_a=search.max_len_a, max_len_b=search.max_len_b, min_len=search.min_len,
                       cuda_graphs=search.cuda_graphs and src.device.type == "cuda")
         if search.strategy == "greedy" or search.beam_size == 1:
             if n_best > 1:
