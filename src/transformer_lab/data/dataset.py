@@ -92,8 +92,7 @@ class TranslationDataset(Dataset):
     """
 
     def __init__(self, directory: str | Path, split: str, pad_to_multiple_of: int = 1) -> None:
-        if not isinstance(pad_to_multiple_of, int) or isinstance(pad_to_multiple_of, bool) or pad_to_multiple_of < 1:
-            raise ValueError(f"pad_to_multiple_of must be an integer >= 1, got {pad_to_multiple_of!r}")
+        # checked by the datamodule (naming the config key) and by `padded_width` when a batch is made
         self.directory, self.split, self.pad_to_multiple_of = Path(directory), split, pad_to_multiple_of
         self._arrays: dict[str, np.ndarray] | None = None
         offsets = {side: np.load(self._path(side, "offsets")) for side in SIDES}

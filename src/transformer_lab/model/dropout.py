@@ -20,13 +20,18 @@ from torch import Tensor, nn
 LANE_VALUES = 1 << 16  # a 16-bit lane takes 65,536 values, each equally likely
 
 
+def dropped_lane_values(p: float) -> int:
+    """How many of a lane's 65,536 values mean "dropped": p rounded to a multiple of 1/65536."""
+    return round(p * LANE_VALUES)
+
+
 def lane_drop_probability(p: float) -> float:
-    """The drop probability the CPU masks realize: p rounded to a multiple of 1/65536.
+    """The drop probability the CPU masks realize.
 
     deviation: the paper's P_drop = 0.1 becomes 6554/65536 = 0.1000061 on CPU; kept values are scaled by
     1/(1 - that probability), so the expected output still equals the input exactly.
     """
-    return round(p * LANE_VALUES) / LANE_VALUES
+    return dropped_lane_values(p) / LANE_VALUES
 
 
 def drop_mask(shape: torch.Size, p: float, device: torch.device) -> Tensor:
@@ -35,7 +40,7 @@ def drop_mask(shape: torch.Size, p: float, device: torch.device) -> Tensor:
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
     words.random_(-(1 << 63), None)  # every 64-bit pattern equally likely: four independent uniform lanes
     lanes = words.view(torch.int16)[:n]  # (n,) signed: -32768 .. 32767
-    threshold = round(p * LANE_VALUES) - LANE_VALUES // 2  # lanes below it: round(p * 65536) of the 65536 values
+    threshold = dropped_lane_values(p) - LANE_VALUES // 2  # the lanes below it: dropped_lane_values(p) values
     return (lanes < threshold).view(shape)
 
 
