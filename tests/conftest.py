@@ -1,5 +1,5 @@
-"""Shared test setup: W&B offline, one shared data cache per test session, single-threaded torch where the
-matmuls are tiny."""
+"""Shared test setup: W&B offline, one shared data cache per test session (per xdist worker), the cores shared
+out among the xdist workers, single-threaded torch where the matmuls are tiny."""
 
 from __future__ import annotations
 
@@ -14,13 +14,33 @@ import torch
 # extra intra-op threads mostly spin and wait (measured 5-20x slower under load).
 SINGLE_THREADED = {"model", "export"}
 TESTS = Path(__file__).resolve().parent
+MAX_WORKERS = 4  # `-n auto` (pyproject's addopts): one worker per core, at most this many
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """What `-n auto` means here: one worker per core up to MAX_WORKERS. Most of the suite's time is end-to-end
+    CLI runs (a process start-up, a tiny training), which overlap well on two cores; more workers than that
+    mostly add memory (each run holds torch, Lightning and W&B)."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def _threads_per_worker() -> int:
+    """The cores divided among the xdist workers (all of them without xdist), so that parallel tests do not
+    oversubscribe the machine."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_environment(tmp_path_factory):
-    """W&B offline and silent, no credentials read, caches under the session's temporary directory."""
+    """W&B offline and silent, no credentials read, caches under the session's temporary directory, torch (and
+    the CLIs the tests start) on this worker's share of the cores."""
     cache = tmp_path_factory.mktemp("tlab_cache")
     saved = dict(os.environ)
+    saved_threads = torch.get_num_threads()
+    threads = _threads_per_worker()
+    torch.set_num_threads(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ.update(
         WANDB_MODE="offline",
         WANDB_SILENT="true",
@@ -34,6 +54,7 @@ def _isolated_environment(tmp_path_factory):
     yield
     os.environ.clear()
     os.environ.update(saved)
+    torch.set_num_threads(saved_threads)
 
 
 @pytest.fixture
