@@ -17,18 +17,23 @@ TESTS = Path(__file__).resolve().parent
 MAX_WORKERS = 4  # `-n auto` (pyproject's addopts): one worker per core, at most this many
 
 
+def _cores() -> int:
+    """The cores this process may run on (a container's or `taskset`'s CPU set, where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def pytest_xdist_auto_num_workers(config) -> int:
     """What `-n auto` means here: one worker per core up to MAX_WORKERS. Most of the suite's time is end-to-end
     CLI runs (a process start-up, a tiny training), which overlap well on two cores; more workers than that
     mostly add memory (each run holds torch, Lightning and W&B)."""
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    return max(1, min(_cores(), MAX_WORKERS))
 
 
 def _threads_per_worker() -> int:
     """The cores divided among the xdist workers (all of them without xdist), so that parallel tests do not
     oversubscribe the machine."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    return max(1, (os.cpu_count() or 1) // workers)
+    return max(1, _cores() // workers)
 
 
 @pytest.fixture(scope="session", autouse=True)
