@@ -188,39 +188,26 @@ def main(argv: list[str] | None = None) -> None:
     if args.decode:
         print(f"{machine}, {args.preset} {args.precision}, beam search: {args.sentences} sentences x beam "
               f"{args.beam} x {args.decode_len} tokens")
-        profiles = profile_decoding(shape, batch, device, args)
-    else:
-        print(f"{machine}, {args.preset} {args.precision}, training step: {batch.tokens:,} tokens")
-        torch.manual_seed(0)
-        model = build_transformer(shape.model_config()).to(device)
-        eager = TrainingStep(model, args.precision, compile=False)
-        profiles = {"ours": profile_operators(lambda: eager(batch), device, args.steps, args.rows, args.trace)}
-        if args.peer:
-            torch.manual_seed(0)
-            peer = make_peer(shape, device, args.peer_attn)
-            profiles[peer.name] = profile_operators(lambda: peer.train_step(batch, args.precision), device,
-                                                    args.steps, args.rows)
-    unit = "search" if args.decode else "step"
-    for name, result in profiles.items():
-        print(f"{result.table}\n{describe(name, unit, result)}")
-    if args.peer:
-        (peer_name, peer_profile), = [(n, r) for n, r in profiles.items() if n != "ours"]
-        ours = profiles["ours"]
-        print(f"ceiling of ours vs {peer_name} at this shape, without fewer or faster matrix products: "
-              f"{peer_profile.per_call_ms:.1f} ms per {unit} / {ours.matrix_per_call_ms:.1f} ms of ours' matrix "
-              f"products = {ratio_ceiling(ours, peer_profile):.2f}x (now, profiled: "
-              f"{peer_profile.per_call_ms / ours.per_call_ms:.2f}x)")
+        print_profiles(profile_decoding(shape, batch, device, args), unit="search")
+        return
+    print(f"{machine}, {args.preset} {args.precision}, training step: {batch.tokens:,} tokens")
+    torch.manual_seed(0)
+    eager = TrainingStep(build_transformer(shape.model_config()).to(device), args.precision, compile=False)
+    print_profiles(profile_training(eager, shape, batch, device, args), unit="step")
     if args.compile_step:
-        compiled = TrainingStep(model, args.precision, compile=True, mode=args.compile_mode)
-        times = measure.interleaved({"eager": lambda: eager(batch), "compiled": lambda: compiled(batch)},
-                                    device, repeats=10, warmup=3)
-        medians = {name: statistics.median(t) for name, t in times.items()}
-        print(f"step median: eager {medians['eager'] * 1e3:.1f} ms, compiled forward+loss "
-              f"{medians['compiled'] * 1e3:.1f} ms ({medians['eager'] / medians['compiled']:.2f}x)")
-        print(flop_rates(medians, shape, batch, device))
-        if args.profile_compiled:  # Triton's fused kernels are listed by name, not as aten:: operators
-            print(f"compiled step (mode={args.compile_mode or 'default'}):")
-            print(profile_table(compiled, batch, device, args))
+        compare_compiled(eager, shape, batch, device, args)
+
+
+def profile_training(eager: TrainingStep, shape: Shape, batch, device: torch.device,
+                     args: argparse.Namespace) -> dict[str, OperatorProfile]:
+    """Our training step (and the peer's, with `--peer`: forward, the same loss, backward, fused Adam)."""
+    profiles = {"ours": profile_operators(lambda: eager(batch), device, args.steps, args.rows, args.trace)}
+    if args.peer:
+        torch.manual_seed(0)
+        peer = make_peer(shape, device, args.peer_attn)
+        profiles[peer.name] = profile_operators(lambda: peer.train_step(batch, args.precision), device,
+                                                args.steps, args.rows)
+    return profiles
 
 
 def profile_decoding(shape: Shape, batch, device: torch.device, args: argparse.Namespace) -> dict[str, OperatorProfile]:
@@ -233,6 +220,32 @@ def profile_decoding(shape: Shape, batch, device: torch.device, args: argparse.N
     return {side.name: profile_operators(lambda: side.decode(batch.src, args.beam, args.decode_len, args.precision),
                                          device, args.steps, args.rows, args.trace if side.name == "ours" else None)
             for side in sides}
+
+
+def print_profiles(profiles: dict[str, OperatorProfile], unit: str) -> None:
+    """Each side's table and ceiling; with a peer, the ceiling of ours vs the peer."""
+    for name, result in profiles.items():
+        print(f"{result.table}\n{describe(name, unit, result)}")
+    ours = profiles["ours"]
+    for peer_name, peer in profiles.items():
+        if peer_name != "ours":
+            print(f"ceiling of ours vs {peer_name} at this shape, without fewer or faster matrix products: "
+                  f"{peer.per_call_ms:.1f} ms per {unit} / {ours.matrix_per_call_ms:.1f} ms of ours' matrix "
+                  f"products = {ratio_ceiling(ours, peer):.2f}x (now, profiled: {peer.per_call_ms / ours.per_call_ms:.2f}x)")
+
+
+def compare_compiled(eager: TrainingStep, shape: Shape, batch, device: torch.device, args: argparse.Namespace) -> None:
+    """Median step time eager vs the trainer's compiled forward + loss, alternating in this process."""
+    compiled = TrainingStep(eager.model, args.precision, compile=True, mode=args.compile_mode)
+    times = measure.interleaved({"eager": lambda: eager(batch), "compiled": lambda: compiled(batch)},
+                                device, repeats=10, warmup=3)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    print(f"step median: eager {medians['eager'] * 1e3:.1f} ms, compiled forward+loss "
+          f"{medians['compiled'] * 1e3:.1f} ms ({medians['eager'] / medians['compiled']:.2f}x)")
+    print(flop_rates(medians, shape, batch, device))
+    if args.profile_compiled:  # Triton's fused kernels are listed by name, not as aten:: operators
+        print(f"compiled step (mode={args.compile_mode or 'default'}):")
+        print(profile_table(compiled, batch, device, args))
 
 
 def flop_rates(medians: dict[str, float], shape: Shape, batch, device: torch.device) -> str:
