@@ -21,6 +21,7 @@ from transformer_lab.model import build_transformer
 from transformer_lab.model.attention import source_padding_mask
 from transformer_lab.model.search import beam_search, greedy_search
 from transformer_lab.model.static_decoding import release_static_decoders
+from transformer_lab.special_tokens import UNK_ID
 from transformer_lab.training.compiled_step import training_loss_function
 from transformer_lab.training.config import ModuleSettings, SearchConfig
 from transformer_lab.training.loss import label_smoothed_loss
@@ -30,6 +31,16 @@ from transformer_lab.training.metrics import CorpusBLEU, CorpusChrF, paper_style
 from transformer_lab.training.rng import capture_rng_states_of_every_rank, restore_rng_state, rng_state_of_rank
 from transformer_lab.training.run_context import RunContext
 from transformer_lab.training.schedule import inverse_sqrt_scheduler
+
+
+SUMMARY_EXAMPLE_TOKENS = 32  # source and target length of the model summary's example sentence pair
+
+
+def summary_example(pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(src, tgt_in), each (1, SUMMARY_EXAMPLE_TOKENS): one sentence pair with no padding. The FLOPs the model
+    summary prints are one forward pass over it; the ids do not change the count."""
+    token = UNK_ID if UNK_ID != pad_id else pad_id + 1
+    return (torch.full((1, SUMMARY_EXAMPLE_TOKENS), token), torch.full((1, SUMMARY_EXAMPLE_TOKENS), token))
 
 
 class TranslationModule(L.LightningModule):
@@ -60,6 +71,9 @@ class TranslationModule(L.LightningModule):
         self.translations: dict[str, list[str]] = {}  # split -> hypotheses of the last evaluation, in order
         self.bleu_signature: str = self.eval_bleu.signature()
         self._pending_rng_state: dict[str, Any] | None = None
+        # What Lightning's model summary runs through the model (eval mode, no grad: no dropout draws, so
+        # the run's random stream is untouched) to show each module's input/output sizes and forward FLOPs.
+        self.example_input_array = summary_example(self.pad_id)
 
     @property
     def tokenizer(self):
