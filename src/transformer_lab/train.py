@@ -11,6 +11,9 @@ from transformer_lab.config_dir import CONFIG_DIR
 
 # Noise from Lightning's internals on this torch version, not about anything a user can change.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+# Lightning's model summary knows no bits per parameter for "bf16-mixed" and falls back to 32, which is right:
+# in mixed precision the parameters are float32. The warning says the size will be wrong; it is not.
+warnings.filterwarnings("ignore", message=r"Precision \S+-mixed is not supported by the model summary")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
