@@ -34,8 +34,16 @@ def plot_attention_heads(
             continue
         ax.imshow(data[head], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_title(f"head {head}", fontsize=9)
-        ax.set_xticks(range(n_keys), labels=list(key_tokens), rotation=90, fontsize=font)
-        ax.set_yticks(range(n_queries), labels=list(query_tokens), fontsize=font)
+        # Every head has the same tokens: keys are labelled under the lowest head of each column, queries left
+        # of each row's first head (matplotlib's tick labels are most of a figure's drawing time).
+        if head + cols >= n_heads:
+            ax.set_xticks(range(n_keys), labels=list(key_tokens), rotation=90, fontsize=font)
+        else:
+            ax.set_xticks([])
+        if head % cols == 0:
+            ax.set_yticks(range(n_queries), labels=list(query_tokens), fontsize=font)
+        else:
+            ax.set_yticks([])
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
