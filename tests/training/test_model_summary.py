@@ -8,6 +8,7 @@ from lightning.pytorch.utilities.model_summary import ModelSummary
 
 from transformer_lab.benchmark.measure import analytic_train_flops
 from transformer_lab.data.tokenizer import Tokenizer
+from transformer_lab.model import build_transformer
 from transformer_lab.training.config import ModuleSettings
 from transformer_lab.training.module import SUMMARY_EXAMPLE_TOKENS, TranslationModule
 from transformer_lab.training.run_context import RunContext
@@ -36,3 +37,13 @@ def test_the_summary_leaves_the_random_stream_and_the_training_mode_as_they_were
     torch.manual_seed(7)
     assert torch.equal(torch.rand(3), after_summary)
     assert module.training and all(m.training for m in module.modules())
+
+
+def test_building_the_example_draws_nothing_beyond_the_models_initialization():
+    torch.manual_seed(3)
+    tiny_module()
+    after_module = torch.rand(3)
+    torch.manual_seed(3)
+    Tokenizer.train(["a b c d"] * 5, vocab_size=30)
+    build_transformer(ModuleSettings.from_plain({"model": MODEL}).model)
+    assert torch.equal(torch.rand(3), after_module)
