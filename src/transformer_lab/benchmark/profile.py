@@ -168,11 +168,6 @@ def describe(name: str, unit: str, result: OperatorProfile) -> str:
             f"free, at most {result.ceiling:.2f}x faster")
 
 
-def profile_table(step: TrainingStep, batch, device: torch.device, args: argparse.Namespace) -> str:
-    result = profile_operators(lambda: step(batch), device, args.steps, args.rows, args.trace)
-    return f"{result.table}\n{describe('ours', 'step', result)}"
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -245,7 +240,8 @@ def compare_compiled(eager: TrainingStep, shape: Shape, batch, device: torch.dev
     print(flop_rates(medians, shape, batch, device))
     if args.profile_compiled:  # Triton's fused kernels are listed by name, not as aten:: operators
         print(f"compiled step (mode={args.compile_mode or 'default'}):")
-        print(profile_table(compiled, batch, device, args))
+        print_profiles({"ours": profile_operators(lambda: compiled(batch), device, args.steps, args.rows, args.trace)},
+                       unit="step")
 
 
 def flop_rates(medians: dict[str, float], shape: Shape, batch, device: torch.device) -> str:

@@ -36,11 +36,11 @@ from transformer_lab.training.schedule import inverse_sqrt_scheduler
 SUMMARY_EXAMPLE_TOKENS = 32  # source and target length of the model summary's example sentence pair
 
 
-def summary_example(pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(src, tgt_in), each (1, SUMMARY_EXAMPLE_TOKENS): one sentence pair with no padding. The FLOPs the model
-    summary prints are one forward pass over it; the ids do not change the count."""
-    token = UNK_ID if UNK_ID != pad_id else pad_id + 1
-    return (torch.full((1, SUMMARY_EXAMPLE_TOKENS), token), torch.full((1, SUMMARY_EXAMPLE_TOKENS), token))
+def summary_example() -> tuple[torch.Tensor, torch.Tensor]:
+    """(src, tgt_in), each (1, SUMMARY_EXAMPLE_TOKENS) of <unk>: one sentence pair with no padding. The FLOPs the
+    model summary prints are one forward pass over it; the ids do not change the count."""
+    tokens = torch.full((1, SUMMARY_EXAMPLE_TOKENS), UNK_ID)
+    return tokens, tokens.clone()
 
 
 class TranslationModule(L.LightningModule):
@@ -73,7 +73,7 @@ class TranslationModule(L.LightningModule):
         self._pending_rng_state: dict[str, Any] | None = None
         # What Lightning's model summary runs through the model (eval mode, no grad: no dropout draws, so
         # the run's random stream is untouched) to show each module's input/output sizes and forward FLOPs.
-        self.example_input_array = summary_example(self.pad_id)
+        self.example_input_array = summary_example()
 
     @property
     def tokenizer(self):
