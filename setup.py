@@ -1,7 +1,7 @@
 """Packages of the distribution; everything else is in pyproject.toml.
 
 The repository keeps the Hydra config tree at the top level (conf/); it ships inside the package as
-`transformer_lab/conf` (its YAML files as package data, found by transformer_lab.config_dir), so a wheel or
+`transformer_lab/conf` (its YAML files as package data, found by transformer_lab.config.directory), so a wheel or
 a plain `pip install .` runs without a checkout. pyproject.toml cannot list found packages and mapped ones
 together, hence this file.
 """

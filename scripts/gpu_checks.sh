@@ -2,7 +2,7 @@
 # The GPU checks of docs/PERFORMANCE.md in one go, on a CUDA node with this checkout:
 #   bash scripts/gpu_checks.sh [CHECKPOINT]     # logs and JSON under $RESULTS (default: gpu_checks/)
 # 1. the CUDA tests: tests/model/test_fast_paths.py (cuda float32 = CPU, bf16 within tolerance, flash-eligible
-#    SDPA, compile, identical search outputs), tests/model/test_static_decoding.py and
+#    SDPA, compile, identical search outputs), tests/decoding/test_static_decoding.py and
 #    tests/training/test_module_search.py (CUDA-graph decoding = the plain search);
 # 2. the synthetic benchmark: base (bf16 and fp32, MarianMT beside it, 833 x 30 = 25k target tokens per step,
 #    decoding with CUDA graphs), big (bf16), and the base step eager vs compiled (forward + loss);
@@ -26,7 +26,7 @@ $PY -c "import torch, lightning, transformers; print('torch', torch.__version__,
 'transformers', transformers.__version__)" | tee -a "$RESULTS/gpu.txt"
 
 step tests 150 $PY -m pytest -q -p no:cacheprovider tests/model/test_fast_paths.py \
-    tests/model/test_static_decoding.py tests/training/test_module_search.py
+    tests/decoding/test_static_decoding.py tests/training/test_module_search.py
 step bench_base 120 $PY -m transformer_lab.benchmark --device cuda --preset base --precision bf16 fp32 \
     --sentences 833 --decode-sentences 256 --peer --peer-attn sdpa --cuda-graphs --json "$RESULTS/gpu-base.json"
 if [ -n "$CKPT" ]; then

@@ -1,5 +1,5 @@
 """Does compiling the training step (`compile.enabled=true`) pay for a job? Times the trainer's own forward +
-loss (`training/compiled_step.py`), eager and compiled, with backward and fused Adam, on the job's real
+loss (`training/module/compiled_step.py`), eager and compiled, with backward and fused Adam, on the job's real
 training batches (token-bucketed, lengths padded as `data.pad_to_multiple_of` says).
 
     python scripts/measure_compiled_step.py                                  # the default job, on this CPU
@@ -26,7 +26,7 @@ import torch
 from transformer_lab.benchmark.measure import timed
 from transformer_lab.model import build_transformer
 from transformer_lab.model.attention import source_padding_mask
-from transformer_lab.training.compiled_step import forward_and_loss, training_loss_function
+from transformer_lab.training.module.compiled_step import forward_and_loss, training_loss_function
 
 
 def parse_args() -> argparse.Namespace:

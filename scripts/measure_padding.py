@@ -22,7 +22,7 @@ import argparse
 
 import numpy as np
 
-from transformer_lab.data.batching import batch_bounds
+from transformer_lab.data.batching.samplers import batch_bounds
 
 
 def wmt_like_lengths(n_pairs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ import torch
 
 # Test folders whose tests run torch single-threaded: their matmuls are tiny, and on a shared 2-core machine
 # extra intra-op threads mostly spin and wait (measured 5-20x slower under load).
-SINGLE_THREADED = {"model", "export"}
+SINGLE_THREADED = {"model", "decoding", "export"}
 TESTS = Path(__file__).resolve().parent
 MAX_WORKERS = 4  # `-n auto` (pyproject's addopts): one worker per core, at most this many
 
@@ -87,6 +87,6 @@ def failing_sweep(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
 
     sweep_dir = tmp_path_factory.mktemp("failing_sweep")
     proc = run_cli("transformer_lab.train", "-m", "experiment=table3/C1", *FAST, "trainer.max_steps=4", "trainer.val_check_interval=4",
-                   "+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep",
+                   "+callbacks.fault._target_=transformer_lab.training.callbacks.faults.RaiseAtStep",
                    "+callbacks.fault.step=2,1000", f"hydra.sweep.dir={sweep_dir}", check=False)
     return proc, sweep_dir

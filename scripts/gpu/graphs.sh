@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU checks of the static-shape decoding path (cuda_graphs=True), about 3 minutes on an H200:
 #   GPU_LOG_DIR=out bash scripts/gpu/graphs.sh [CHECKPOINT]
-# 1. tests/model/test_static_decoding.py, its CUDA tests included (graph replay == eager static == beam_search;
+# 1. tests/decoding/test_static_decoding.py, its CUDA tests included (graph replay == eager static == beam_search;
 #    one capture per shape; bf16 autocast);
 # 2. forced-length beam-4 decoding (256 sentences x 30 tokens, base shape, fp32 and bf16) beside MarianMT,
 #    with --cuda-graphs (decode.json) and, without CHECKPOINT, without them (decode_eager.json);
@@ -17,7 +17,7 @@ source "$(dirname "$0")/common.sh"
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOGS/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__)" | tee -a "$LOGS/gpu.txt"
-step tests 60 $PY -m pytest -q -p no:cacheprovider tests/model/test_static_decoding.py
+step tests 60 $PY -m pytest -q -p no:cacheprovider tests/decoding/test_static_decoding.py
 BENCH=(--device cuda --preset base --no-train --precision fp32 bf16 --decode-sentences 256 --peer --peer-attn sdpa)
 step decode_graphs 55 $PY -m transformer_lab.benchmark "${BENCH[@]}" --cuda-graphs --json "$LOGS/decode.json"
 if [ -z "${1:-}" ]; then  # with a checkpoint, its time goes to the real workload (timing.json compares too)

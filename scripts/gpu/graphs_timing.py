@@ -15,9 +15,10 @@ import torch
 
 from transformer_lab.benchmark.measure import timed
 from transformer_lab.benchmark.workloads import Shape, autocast, make_batch
-from transformer_lab.model import beam_search, build_transformer
-from transformer_lab.model.static_decoding import release_static_decoders, static_decoder
-from transformer_lab.model.static_search import static_beam_search
+from transformer_lab.decoding import beam_search
+from transformer_lab.decoding.static_decoding import release_static_decoders, static_decoder
+from transformer_lab.decoding.static_search import static_beam_search
+from transformer_lab.model import build_transformer
 from transformer_lab.special_tokens import BOS_ID, EOS_ID
 
 

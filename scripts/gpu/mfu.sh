@@ -6,7 +6,7 @@
 # 1. base, vocabulary 8,000 (the benchmark's default), with the compiled step's kernels listed;
 # 2. big and 3. base with the paper's 37,000-token shared vocabulary (WMT14 EN-DE);
 # 4. base, vocabulary 8,000, compile.mode=max-autotune-no-cudagraphs (Triton matmul templates tuned);
-# 5. the static decoders' memory budget tests on the GPU (tests/model/test_static_decoding.py -k budget);
+# 5. the static decoders' memory budget tests on the GPU (tests/decoding/test_static_decoding.py -k budget);
 # 6. big, vocabulary 8,000.
 # Each step has a time limit and is skipped when it would not fit in BUDGET_S; a failing step does not stop
 # the script. Logs and a summary (steps.txt) go to $GPU_LOG_DIR.
@@ -23,7 +23,7 @@ step base_v8k 120 $profile --preset base --vocab 8000 --profile-compiled --rows 
 step big_v37k 120 $profile --preset big --vocab 37000 --rows 12
 step base_v37k 100 $profile --preset base --vocab 37000 --rows 12
 step base_v8k_autotune 240 $profile --preset base --vocab 8000 --rows 12 --compile-mode max-autotune-no-cudagraphs
-step budget_tests 60 $PY -m pytest -q -p no:cacheprovider tests/model/test_static_decoding.py -k budget
+step budget_tests 60 $PY -m pytest -q -p no:cacheprovider tests/decoding/test_static_decoding.py -k budget
 step big_v8k 120 $profile --preset big --vocab 8000 --rows 12
 grep -h "step median\|MFU" "$LOGS"/*.log | tee -a "$LOGS/steps.txt"
 echo "total $((SECONDS - STEPS_START))s" | tee -a "$LOGS/steps.txt"

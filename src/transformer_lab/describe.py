@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from transformer_lab.config_dir import CONFIG_DIR
+from transformer_lab.config.directory import CONFIG_DIR
 
 if TYPE_CHECKING:
     from transformer_lab.model.config import TransformerConfig

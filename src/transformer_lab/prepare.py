@@ -4,7 +4,7 @@
     python -m transformer_lab.prepare wmt14_en_fr [--source hf]
 
 Writes OUT/{train,valid,test}.{en,de|fr} and prints the data config to train on it. See
-`transformer_lab.data.wmt_prepare` for the sources used.
+`transformer_lab.data.wmt.prepare` for the sources used.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from transformer_lab.data.errors import DataError
-from transformer_lab.data.wmt_prepare import TASKS, fetch, get_task, write_layout, write_layout_from_hf
+from transformer_lab.data.wmt.prepare import TASKS, fetch, get_task, write_layout, write_layout_from_hf
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import warnings
 import hydra
 from omegaconf import DictConfig
 
-from transformer_lab.config_dir import CONFIG_DIR
+from transformer_lab.config.directory import CONFIG_DIR
 
 # Noise from Lightning's internals on this torch version, not about anything a user can change.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
@@ -19,7 +19,7 @@ warnings.filterwarnings("ignore", message=r"Precision \S+-mixed is not supported
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from transformer_lab.training.app import run_training  # heavy imports after Hydra parsed the CLI
-    from transformer_lab.training.console import configure_console
+    from transformer_lab.training.logging.console import configure_console
 
     configure_console()
     return run_training(cfg)

@@ -11,7 +11,7 @@ import torch
 from transformer_lab.benchmark import measure
 from transformer_lab.benchmark.cli import main
 from transformer_lab.benchmark.workloads import Shape, make_batch, make_ours
-from transformer_lab.model.static_decoding import release_static_decoders
+from transformer_lab.decoding.static_decoding import release_static_decoders
 
 TINY = ["--d-model", "16", "--layers", "1", "--heads", "2", "--d-ff", "32", "--vocab", "50",
         "--sentences", "3", "--src-len", "5", "--tgt-len", "4", "--decode-len", "3",

@@ -10,7 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_lab.model import LayerCache, NoPositional, SelfAttention, beam_search, build_transformer, greedy_search
+from transformer_lab.decoding import beam_search, greedy_search
+from transformer_lab.model import LayerCache, NoPositional, SelfAttention, build_transformer
 from transformer_lab.model import attention as attention_module
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from transformer_lab.benchmark import translation
-from transformer_lab.model import build_transformer, greedy_search
+from transformer_lab.decoding import greedy_search
+from transformer_lab.model import build_transformer
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 
 pytest.importorskip("transformers")

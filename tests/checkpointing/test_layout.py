@@ -9,8 +9,8 @@ from hydra.utils import get_class
 
 from transformer_lab.checkpointing.layout import BEST_CHECKPOINT_PATTERN, PERIODIC_DIR, RunLayout
 from transformer_lab.checkpointing.policy import ResumeCheckpoint
-from transformer_lab.checkpointing.resume_validation import ValidateWhatWasDue
-from transformer_lab.config_dir import config_dir
+from transformer_lab.config.directory import config_dir
+from transformer_lab.training.records.resume_validation import ValidateWhatWasDue
 
 
 def default_callbacks(run_dir: Path):

@@ -9,7 +9,7 @@ import torch
 
 from transformer_lab.checkpointing.layout import RunLayout
 from transformer_lab.checkpointing.resume import check_resume_compatible, newest_resumable_checkpoint, resolve_ckpt_path
-from transformer_lab.training.value_checks import ConfigError
+from transformer_lab.config.checks import ConfigError
 
 MODEL = {"d_model": 16, "vocab_size": 40}
 DATA = {"corpus": "builtin", "vocab_size": 40, "num_workers": 0}

@@ -1,7 +1,7 @@
 import re
 
 from transformer_lab.data import BuiltinCorpus, copy_baseline_bleu
-from transformer_lab.data.builtin import MAX_WORDS, MIN_WORDS
+from transformer_lab.data.builtin.corpus import MAX_WORDS, MIN_WORDS
 
 SMALL = dict(train_size=3000, valid_size=300, test_size=300)
 

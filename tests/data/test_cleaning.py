@@ -2,12 +2,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_helpers import DE, EN, write_parallel
 
 from transformer_lab.data import DataError, DataSettings, ParallelTextCorpus, normalize_whitespace, prepare
-from transformer_lab.data.cache import load_manifest
-from transformer_lab.data.cleaning import BAD_RATIO, EMPTY, TOO_MANY_TOKENS, CleaningReport, length_filter
-from transformer_lab.data.dataset import TranslationDataset
-from data_helpers import DE, EN, write_parallel
+from transformer_lab.data.cache.dataset import TranslationDataset
+from transformer_lab.data.cache.pipeline import load_manifest
+from transformer_lab.data.readers.cleaning import BAD_RATIO, EMPTY, TOO_MANY_TOKENS, CleaningReport, length_filter
 
 
 def test_whitespace_is_normalized() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from transformer_lab.data import DataSettings, ParallelTextCorpus, TranslationDataset, prepare
-from transformer_lab.data import cache as cache_module
+from transformer_lab.data.cache import pipeline as cache_module
 
 SETTINGS = DataSettings(vocab_size=300, min_frequency=1, max_length_ratio=3.0)
 

@@ -7,7 +7,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from transformer_lab.config_dir import config_dir
+from transformer_lab.config.directory import config_dir
 from transformer_lab.data import TranslationDataModule
 
 CONF = config_dir() / "data"

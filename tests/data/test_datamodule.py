@@ -50,18 +50,10 @@ def test_prepare_is_idempotent_and_tokenizer_available_before_setup(tiny_corpus:
     assert dm.directory == first and dm.tokenizer.vocab_size <= 300
 
 
-def fake_trainer(world_size: int, rank: int, processed: int = 0, distributed_sampler: bool = False) -> SimpleNamespace:
+def fake_trainer(world_size: int, rank: int, processed: int = 0) -> SimpleNamespace:
     progress = SimpleNamespace(current=SimpleNamespace(processed=processed))
     return SimpleNamespace(world_size=world_size, global_rank=rank,
-                           _accelerator_connector=SimpleNamespace(use_distributed_sampler=distributed_sampler),
                            fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)))
-
-
-def test_lightning_distributed_sampler_is_refused_under_ddp(tiny_corpus: Path, tmp_path: Path) -> None:
-    dm = make_dm(tiny_corpus, tmp_path / "cache")
-    dm.trainer = fake_trainer(2, 0, distributed_sampler=True)
-    with pytest.raises(DataError, match="trainer.use_distributed_sampler=false"):
-        dm.train_dataloader()
 
 
 def test_ddp_ranks_get_equal_train_batches_and_cover_valid_once(tiny_corpus: Path, tmp_path: Path) -> None:

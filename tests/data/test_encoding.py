@@ -1,4 +1,4 @@
-"""The one encoder of model inputs (data/encoding.py), against PyTorch's own padding (`pad_sequence`)."""
+"""The one encoder of model inputs (data/batching/encoding.py), against PyTorch's own padding (`pad_sequence`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from transformer_lab.data import Tokenizer
-from transformer_lab.data.encoding import (
+from transformer_lab.data.batching.encoding import (
     append_eos_and_pad,
     encode_sources,
     length_sorted_batches,

@@ -10,8 +10,8 @@ from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import models, pre_tokenizers, trainers
 
 from transformer_lab.data import DataError, Tokenizer, TranslationDataModule
-from transformer_lab.data.builtin import BuiltinCorpus
-from transformer_lab.data.external_tokenizer import load_tokenizer_file
+from transformer_lab.data.builtin.corpus import BuiltinCorpus
+from transformer_lab.data.tokenizers.external import load_tokenizer_file
 from transformer_lab.special_tokens import SPECIAL_TOKENS
 
 spm = pytest.importorskip("sentencepiece")

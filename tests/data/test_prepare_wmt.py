@@ -6,7 +6,7 @@ import pytest
 
 from transformer_lab import prepare as prepare_cli
 from transformer_lab.data import DataError, ParallelTextCorpus
-from transformer_lab.data.wmt_prepare import TASKS, write_layout
+from transformer_lab.data.wmt.prepare import TASKS, write_layout
 
 
 def sgm(kind: str, lang: str, segments: list[str]) -> str:

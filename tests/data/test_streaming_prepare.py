@@ -11,10 +11,10 @@ import pytest
 from data_helpers import DE, EN, write_parallel
 
 from transformer_lab.data import DataError, DataSettings, ParallelTextCorpus, Tokenizer, prepare, read_lines
-from transformer_lab.data import cache as cache_module
-from transformer_lab.data.cleaning import normalize_whitespace
-from transformer_lab.data.sampling import reservoir_sample
-from transformer_lab.data.textio import iter_lines
+from transformer_lab.data.cache import pipeline as cache_module
+from transformer_lab.data.readers.cleaning import normalize_whitespace
+from transformer_lab.data.readers.textio import iter_lines
+from transformer_lab.data.tokenizers.sampling import reservoir_sample
 
 SETTINGS = DataSettings(vocab_size=320, min_frequency=1, max_length=40, max_length_ratio=1.6, max_chars=200)
 

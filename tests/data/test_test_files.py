@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from transformer_lab.data import DataError
-from transformer_lab.data.test_files import read_test_set
+from transformer_lab.data.readers.test_files import read_test_set
 
 SOURCES = ["The dog sees the cat.", "A  small house.", "Größe: 5 km² — “Zürich”"]
 REFERENCES = ["Der Hund sieht die Katze.", "Ein kleines\tHaus.", "Größe: 5 km² — „Zürich“"]

@@ -11,7 +11,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from transformer_lab.describe import CONFIG_DIR, count_parameters, describe, main as describe_main
+from transformer_lab.describe import CONFIG_DIR, count_parameters, describe
+from transformer_lab.describe import main as describe_main
 from transformer_lab.report.paper import TABLE3
 
 EXPERIMENTS = Path(CONFIG_DIR) / "experiment"
@@ -236,7 +237,7 @@ def test_seeds_repeat_every_row_of_table3_and_variants_sweeps(search):
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from transformer_lab.seeds import register_resolvers
+    from transformer_lab.config.sweep_values import register_resolvers
 
     register_resolvers()  # idempotent; importing transformer_lab registers it too
 

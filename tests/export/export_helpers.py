@@ -21,9 +21,9 @@ def save_module_checkpoint(module, path: Path) -> Path:
 def random_checkpoint(tiny_checkpoint: Path, path: Path) -> Path:
     """Random weights, LayerNorm parameters and biases included, for the tiny run's tokenizer: unlike a
     10-update model (whose outputs barely depend on its input yet), every weight shows in the logits."""
-    from transformer_lab.checkpointing.loading import module_from_checkpoint
-    from transformer_lab.training.config import ModuleSettings
-    from transformer_lab.training.module import TranslationModule
+    from transformer_lab.inference.loading import module_from_checkpoint
+    from transformer_lab.training.module.lightning_module import TranslationModule
+    from transformer_lab.training.module.settings import ModuleSettings
 
     tiny, _ = module_from_checkpoint(tiny_checkpoint)
     torch.manual_seed(0)

@@ -11,10 +11,10 @@ from tokenizers import Tokenizer
 pytest.importorskip("ctranslate2")
 pytest.importorskip("transformers")
 
-from transformer_lab.checkpointing.loading import module_from_checkpoint  # noqa: E402
 from transformer_lab.export import CT2Translator  # noqa: E402
+from transformer_lab.inference.loading import module_from_checkpoint  # noqa: E402
+from transformer_lab.inference.translation import translate_lines  # noqa: E402
 from transformer_lab.special_tokens import BOS_ID, EOS_ID  # noqa: E402
-from transformer_lab.translate import translate_lines  # noqa: E402
 
 
 def test_ct2_scores_every_target_token_like_our_model(tiny_checkpoint, tmp_path):

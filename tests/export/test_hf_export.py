@@ -16,10 +16,10 @@ from export_helpers import random_checkpoint, run_cli
 
 pytest.importorskip("transformers")
 
-from transformer_lab.checkpointing.loading import module_from_checkpoint  # noqa: E402
+from transformer_lab.decoding.search import greedy_search  # noqa: E402
 from transformer_lab.export import UnexportableModelError, check_exportable, export_hf  # noqa: E402
+from transformer_lab.inference.loading import module_from_checkpoint  # noqa: E402
 from transformer_lab.model.config import TransformerConfig  # noqa: E402
-from transformer_lab.model.search import greedy_search  # noqa: E402
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID  # noqa: E402
 
 FRESH_PROCESS = textwrap.dedent("""
@@ -129,10 +129,10 @@ REFUSED = {
 
 @pytest.mark.parametrize("setting", list(REFUSED))
 def test_unexportable_variants_are_refused_naming_the_setting_before_writing(setting, tmp_path):
-    from transformer_lab.data.tokenizer import Tokenizer
-    from transformer_lab.training.config import ModuleSettings
-    from transformer_lab.training.module import TranslationModule
-    from transformer_lab.training.run_context import RunContext
+    from transformer_lab.data.tokenizers.bpe import Tokenizer
+    from transformer_lab.training.module.lightning_module import TranslationModule
+    from transformer_lab.training.module.run_context import RunContext
+    from transformer_lab.training.module.settings import ModuleSettings
 
     cfg = dict(vocab_size=40, n_layers=1, d_model=16, d_ff=32, n_heads=4, **REFUSED[setting])
     with pytest.raises(UnexportableModelError, match=rf"{re.escape(setting)}.*exportable: post-norm"):

@@ -14,9 +14,10 @@ import pytest
 import torch
 from export_helpers import run_cli, save_module_checkpoint
 
-from transformer_lab.checkpointing.loading import module_from_checkpoint
-from transformer_lab.training.config import SearchConfig
-from transformer_lab.translate import main, read_lines, translate_lines
+from transformer_lab.decoding.config import SearchConfig
+from transformer_lab.inference.loading import module_from_checkpoint
+from transformer_lab.inference.translation import translate_lines
+from transformer_lab.translate import main, read_lines
 
 WORDS = "the old man sees a small dog and woman reads book in garden".split()
 SHORT = ["the old man sees a dog", "a woman reads", "the small dog"]
@@ -27,10 +28,10 @@ SEARCH = ["--max-len-a", "0", "--max-len-b", "6"]
 @pytest.fixture(scope="module")
 def learned_checkpoint(tmp_path_factory) -> Path:
     """Random weights (outputs differ from line to line), learned positions with 16 rows."""
-    from transformer_lab.data.tokenizer import Tokenizer
-    from transformer_lab.training.config import ModuleSettings
-    from transformer_lab.training.module import TranslationModule
-    from transformer_lab.training.run_context import RunContext
+    from transformer_lab.data.tokenizers.bpe import Tokenizer
+    from transformer_lab.training.module.lightning_module import TranslationModule
+    from transformer_lab.training.module.run_context import RunContext
+    from transformer_lab.training.module.settings import ModuleSettings
 
     tokenizer = Tokenizer.train([" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))] * 3, vocab_size=400)
     torch.manual_seed(0)

@@ -4,11 +4,12 @@ device (CI); run them on a GPU node with `python -m pytest tests/model/test_fast
 
 import pytest
 import torch
-
 from model_helpers import source_batch
-from transformer_lab.model import beam_search, build_transformer, greedy_search, padding_mask
+
+from transformer_lab.decoding import beam_search, greedy_search
+from transformer_lab.model import build_transformer, padding_mask
 from transformer_lab.special_tokens import PAD_ID
-from transformer_lab.training.loss import label_smoothed_loss
+from transformer_lab.training.module.loss import label_smoothed_loss
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

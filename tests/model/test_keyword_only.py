@@ -10,9 +10,9 @@ import inspect
 import pkgutil
 
 import transformer_lab.model as model_package
+from transformer_lab.decoding.limits import max_output_lengths
 from transformer_lab.model.attention import attend
 from transformer_lab.model.positional import build_positional
-from transformer_lab.model.search_state import max_output_lengths
 
 FUNCTIONS = [build_positional, max_output_lengths]
 

@@ -7,7 +7,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from transformer_lab.config_dir import config_dir
+from transformer_lab.config.directory import config_dir
 from transformer_lab.model import PositionalConfig, TransformerConfig, build_transformer
 
 CONF_DIR = config_dir()

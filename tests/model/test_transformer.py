@@ -4,10 +4,11 @@ import math
 
 import pytest
 import torch
+from model_helpers import VOCAB, source_batch, target_batch, tiny_model, variant_params
 from torch import nn
 
-from model_helpers import VOCAB, source_batch, target_batch, tiny_model, variant_params
-from transformer_lab.model import TransformerConfig, beam_search, build_transformer
+from transformer_lab.decoding import beam_search
+from transformer_lab.model import TransformerConfig, build_transformer
 from transformer_lab.special_tokens import PAD_ID
 
 

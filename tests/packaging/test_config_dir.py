@@ -7,12 +7,12 @@ import importlib
 import io
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
-from transformer_lab.config_dir import CONFIG_DIR, config_dir
+from transformer_lab.config.directory import CONFIG_DIR, config_dir
 from transformer_lab.describe import compose_train_config, describe
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from transformer_lab.report.__main__ import main as report_main
 QUICK = ["debug=tiny", "data.max_tokens=512", "trainer.max_steps=4", "trainer.val_check_interval=2",
          "trainer.log_every_n_steps=1", "test=false", "callbacks.attention_maps.n_sentences=0",
          "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
-FAULT = "+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep"
+FAULT = "+callbacks.fault._target_=transformer_lab.training.callbacks.faults.RaiseAtStep"
 
 
 def job_dirs(sweep: Path) -> list[Path]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from transformer_lab.training.attention_plots import attention_entropy, plot_attention_heads
+from transformer_lab.training.callbacks.attention_plots import attention_entropy, plot_attention_heads
 
 QUERIES = ["<s>", "das", "Haus"]
 KEYS = ["the", "house", "is", "</s>"]

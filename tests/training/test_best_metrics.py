@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from transformer_lab.training.best_metrics import BestTracker
+from transformer_lab.training.records.best_metrics import BestTracker
 
 
 def test_best_is_the_max_of_bleu_and_the_min_of_perplexity_with_the_first_step_reaching_it():

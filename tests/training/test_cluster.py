@@ -9,7 +9,7 @@ import pytest
 from lightning.pytorch.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from omegaconf import OmegaConf
 
-from transformer_lab.training.cluster import (
+from transformer_lab.training.runtime.cluster import (
     detect_cluster_environment,
     job_run_name,
     spawns_ranks_by_rerunning_command,

@@ -1,4 +1,4 @@
-"""The compiled training step (`compile.enabled`, training/compiled_step.py) computes what the eager step
+"""The compiled training step (`compile.enabled`, training/module/compiled_step.py) computes what the eager step
 computes; padding lengths up to a multiple of 8 (`data.pad_to_multiple_of`) changes neither the loss nor the
 gradients; the padding test stays out of the compiled region; the switches are checked with their keys named.
 
@@ -18,18 +18,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
+from test_preflight import train_config
 from training_helpers import FAST, run_cli
-from transformer_lab.data.encoding import make_batch
+
+from transformer_lab.config.checks import ConfigError
+from transformer_lab.data.batching.encoding import make_batch
 from transformer_lab.model import build_transformer
 from transformer_lab.model.attention import source_padding_mask
 from transformer_lab.special_tokens import PAD_ID
-from transformer_lab.training.compiled_step import describe_step, forward_and_loss, training_loss_function
-from transformer_lab.training.config import CompileConfig, ModuleSettings
+from transformer_lab.training.module.compiled_step import describe_step, forward_and_loss, training_loss_function
+from transformer_lab.training.module.settings import CompileConfig, ModuleSettings
 from transformer_lab.training.preflight import check_job_config
-from transformer_lab.training.value_checks import ConfigError
-
-from test_preflight import train_config
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 VOCAB = 40

@@ -8,7 +8,7 @@ from collections import Counter
 
 from training_helpers import run_cli
 
-from transformer_lab.data.builtin import generate
+from transformer_lab.data.builtin.corpus import generate
 
 HYDRA_LOG_LINE = re.compile(r"^\[[\d\- :,]+\]\[([\w.]+)\]\[(\w+)\] - (.*)$")
 

@@ -60,7 +60,7 @@ def test_ddp_runs_on_a_plain_node_in_one_directory(plain_node_run):
 
 def test_two_process_ddp_cpu_run_scores_exactly_the_dev_set(plain_node_run):
     from transformer_lab.data.datamodule import TranslationDataModule
-    from transformer_lab.checkpointing.loading import module_from_checkpoint
+    from transformer_lab.inference.loading import module_from_checkpoint
 
     records = [json.loads(line) for line in (plain_node_run / "metrics.jsonl").read_text().splitlines()]
     validation = [r for r in records if "val/bleu" in r][-1]
@@ -122,7 +122,7 @@ def _slurm_tasks(args: list[str], tmp_path: Path, attempt: int) -> list[subproce
 
 def test_slurm_requeue_lands_in_the_same_directory_and_resumes_the_same_run(tmp_path, plain_node_run):
     args = [*COMMON, f"paths.log_dir={tmp_path / 'outputs'}"]
-    preempt = ["+callbacks.preempt._target_=transformer_lab.training.faults.SignalsAtStep",
+    preempt = ["+callbacks.preempt._target_=transformer_lab.training.callbacks.faults.SignalsAtStep",
                "+callbacks.preempt.step=4", "+callbacks.preempt.signals=[SIGUSR1,SIGTERM]"]
     first = _slurm_tasks([*args, *preempt], tmp_path, attempt=0)
     assert [p.returncode for p in first] == [143, 143], first[0].stderr[-3000:] + first[1].stderr[-3000:]

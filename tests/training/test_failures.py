@@ -36,7 +36,7 @@ def summary_of(run_dir: Path) -> dict:
 @pytest.mark.slow
 def test_a_kill_during_the_validation_at_a_checkpoint_step_is_made_good_on_resume(tmp_path):
     run_dir = tmp_path / "run"
-    kill = ["+callbacks.kill._target_=transformer_lab.training.faults.KillDuringValidation", "+callbacks.kill.step=4"]
+    kill = ["+callbacks.kill._target_=transformer_lab.training.callbacks.faults.KillDuringValidation", "+callbacks.kill.step=4"]
     killed = run_cli("transformer_lab.train", *EIGHT_STEPS, *kill, f"hydra.run.dir={run_dir}", check=False)
     assert killed.returncode == -9  # SIGKILL: no hook ran
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
@@ -58,7 +58,7 @@ def test_a_kill_during_the_validation_at_a_checkpoint_step_is_made_good_on_resum
 @pytest.mark.slow
 def test_a_resume_after_a_completed_validation_does_not_run_it_again(run_copy):
     """The check reads summary.json's `validated_step`: a validation that completed is not run twice."""
-    from transformer_lab.training.run_record import read_summary
+    from transformer_lab.training.records.run_record import read_summary
 
     assert read_summary(run_copy)["validated_step"] == 8
     shutil.copy(run_copy / "checkpoints" / "periodic" / "step0000004.ckpt", run_copy / "checkpoints" / "last.ckpt")
@@ -67,7 +67,7 @@ def test_a_resume_after_a_completed_validation_does_not_run_it_again(run_copy):
 
 
 def test_a_relaunch_marks_an_attempt_that_never_ended_as_interrupted(tmp_path):
-    from transformer_lab.training.run_record import mark_interrupted_attempt, write_summary
+    from transformer_lab.training.records.run_record import mark_interrupted_attempt, write_summary
 
     write_summary(tmp_path, {"status": "running", "global_step": 400})
     mark_interrupted_attempt(tmp_path)
@@ -163,7 +163,7 @@ def test_a_full_disk_during_training_names_the_file_in_console_summary_and_train
 
 # ----------------------------------------------------------------------------- 4. empty splits
 def _corpus_with_empty(directory: Path, empty_split: str) -> Path:
-    from transformer_lab.data.builtin import BuiltinCorpus
+    from transformer_lab.data.builtin.corpus import BuiltinCorpus
 
     directory.mkdir()
     corpus = BuiltinCorpus(train_size=300, valid_size=10, test_size=10, seed=5)
@@ -218,8 +218,8 @@ def test_an_empty_evaluation_split_stops_the_run_before_training_naming_its_file
 def test_every_section_checks_types_and_ranges_naming_the_key(override, key):
     from hydra import compose, initialize_config_dir
 
+    from transformer_lab.config.checks import ConfigError
     from transformer_lab.training.preflight import check_job_config
-    from transformer_lab.training.config import ConfigError
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[override])

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from transformer_lab.training.loss import label_smoothed_loss
+from transformer_lab.training.module.loss import label_smoothed_loss
 
 PAD = 0
 

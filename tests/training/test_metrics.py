@@ -1,7 +1,7 @@
 import pytest
 import sacrebleu
 
-from transformer_lab.training.metrics import CorpusBLEU, CorpusChrF, compound_split, paper_style_bleu
+from transformer_lab.training.module.metrics import CorpusBLEU, CorpusChrF, compound_split, paper_style_bleu
 
 HYPS = [
     "the cat sat on the mat",

@@ -25,7 +25,7 @@ def test_one_record_per_update_under_gradient_accumulation(tmp_path):
 def test_a_resumed_run_does_not_repeat_the_records_of_the_steps_it_runs_again(tmp_path):
     common = [*FAST, "trainer.max_steps=6", "trainer.val_check_interval=3",
               "callbacks.resume_checkpoint.every_n_train_steps=3", f"hydra.run.dir={tmp_path}"]
-    crash = run_cli("transformer_lab.train", *common, "+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep",
+    crash = run_cli("transformer_lab.train", *common, "+callbacks.fault._target_=transformer_lab.training.callbacks.faults.RaiseAtStep",
                     "+callbacks.fault.step=5", check=False)
     assert crash.returncode != 0
     assert records(tmp_path) == ([1, 2, 3, 4, 5], [3])  # last.ckpt is at step 3: steps 4 and 5 run again

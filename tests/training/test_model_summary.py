@@ -7,11 +7,11 @@ import torch
 from lightning.pytorch.utilities.model_summary import ModelSummary
 
 from transformer_lab.benchmark.measure import analytic_train_flops
-from transformer_lab.data.tokenizer import Tokenizer
+from transformer_lab.data.tokenizers.bpe import Tokenizer
 from transformer_lab.model import build_transformer
-from transformer_lab.training.config import ModuleSettings
-from transformer_lab.training.module import SUMMARY_EXAMPLE_TOKENS, TranslationModule
-from transformer_lab.training.run_context import RunContext
+from transformer_lab.training.module.lightning_module import SUMMARY_EXAMPLE_TOKENS, TranslationModule
+from transformer_lab.training.module.run_context import RunContext
+from transformer_lab.training.module.settings import ModuleSettings
 
 MODEL = dict(vocab_size=30, n_layers=2, d_model=16, d_ff=32, n_heads=2, dropout=0.1)
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from transformer_lab.data.tokenizer import Tokenizer
-from transformer_lab.model import beam_search, greedy_search
-from transformer_lab.model.static_decoding import release_static_decoders
-from transformer_lab.training.config import ModuleSettings, SearchConfig
-from transformer_lab.training.module import TranslationModule
-from transformer_lab.training.run_context import RunContext
+from transformer_lab.data.tokenizers.bpe import Tokenizer
+from transformer_lab.decoding import beam_search, greedy_search
+from transformer_lab.decoding.config import SearchConfig
+from transformer_lab.decoding.static_decoding import release_static_decoders
+from transformer_lab.training.module.lightning_module import TranslationModule
+from transformer_lab.training.module.run_context import RunContext
+from transformer_lab.training.module.settings import ModuleSettings
 
 MODEL = dict(vocab_size=30, n_layers=2, d_model=16, d_ff=32, n_heads=2, dropout=0.0)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from transformer_lab.data.tokenizer import Tokenizer
-from transformer_lab.training.config import ModuleSettings
-from transformer_lab.training.module import TranslationModule
-from transformer_lab.training.run_context import RunContext
+from transformer_lab.data.tokenizers.bpe import Tokenizer
+from transformer_lab.training.module.lightning_module import TranslationModule
+from transformer_lab.training.module.run_context import RunContext
+from transformer_lab.training.module.settings import ModuleSettings
 
 MODEL = dict(vocab_size=30, n_layers=1, d_model=16, d_ff=32, n_heads=2)
 OPTIM = dict(warmup_steps=4, lr_scale=1.0, betas=[0.9, 0.98], eps=1e-9, weight_decay=0.0)

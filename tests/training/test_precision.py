@@ -7,15 +7,15 @@ import re
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+from training_helpers import TINY, run_cli
 
 from transformer_lab.train import CONFIG_DIR
-from transformer_lab.training.precision import (
+from transformer_lab.training.runtime.precision import (
     choose_cpu_precision,
     cpu_flags,
     detect_cpu_precision,
     precision_line,
 )
-from training_helpers import TINY, run_cli
 
 ZEN4 = "fpu sse2 avx2 avx512f avx512bw avx512_bf16 avx512_vnni"
 SAPPHIRE_RAPIDS = "fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from transformer_lab.training.provenance import collect_provenance, library_versions, read_git_state
+from transformer_lab.training.records.provenance import collect_provenance, library_versions, read_git_state
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -121,7 +121,7 @@ def test_sigterm_saves_finishes_wandb_exits_nonzero_and_the_same_command_resumes
 
 
 # ----------------------------------------------------------------------------------------------- NaN
-NAN_AT = "+callbacks.nan._target_=transformer_lab.training.faults.NonFiniteGradientsAtSteps"
+NAN_AT = "+callbacks.nan._target_=transformer_lab.training.callbacks.faults.NonFiniteGradientsAtSteps"
 
 
 def test_a_nan_update_is_skipped_and_training_goes_on(tmp_path):
@@ -160,7 +160,7 @@ def test_nan_on_one_ddp_rank_stops_every_rank_without_hanging(tmp_path):
 def test_a_ddp_rank_that_raises_ends_the_run_in_bounded_time_with_its_traceback(tmp_path):
     start = time.time()
     proc = run_cli("transformer_lab.train", *FAST, "trainer=ddp_cpu", "trainer.max_steps=50",
-                   "+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep",
+                   "+callbacks.fault._target_=transformer_lab.training.callbacks.faults.RaiseAtStep",
                    "+callbacks.fault.step=3", "+callbacks.fault.rank=1", f"hydra.run.dir={tmp_path}",
                    check=False, timeout=300)
     assert proc.returncode != 0 and time.time() - start < 300
@@ -217,7 +217,7 @@ class Payload:  # an arbitrary object: unpickling it would run code chosen by th
 
 
 def test_a_checkpoint_carrying_a_pickled_object_is_refused(tmp_path):
-    from transformer_lab.checkpointing.loading import module_from_checkpoint
+    from transformer_lab.inference.loading import module_from_checkpoint
 
     path = tmp_path / "crafted.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {}, "payload": Payload()}, path)
@@ -229,7 +229,7 @@ def test_a_checkpoint_carrying_a_pickled_object_is_refused(tmp_path):
 
 def test_targets_inside_a_checkpoint_are_never_instantiated(tmp_path):
     from transformer_lab.checkpointing.errors import CheckpointContentError
-    from transformer_lab.checkpointing.loading import module_from_checkpoint
+    from transformer_lab.inference.loading import module_from_checkpoint
 
     path = tmp_path / "targets.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"model": {"vocab_size": 10}},

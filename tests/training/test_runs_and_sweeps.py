@@ -8,7 +8,6 @@ import pytest
 import torch
 from training_helpers import TINY, offline_runs, read_wandb_offline_run, run_cli
 
-
 # The 2-process DDP run's dev scoring: tests/training/test_ddp_launchers.py, on its plain-node run.
 
 
@@ -27,7 +26,7 @@ def test_multirun_gives_one_finished_wandb_run_per_job(tmp_path):
 
 def test_a_job_that_raises_leaves_a_failed_wandb_run(tmp_path):
     proc = run_cli("transformer_lab.train", *TINY, "trainer.max_steps=10", f"hydra.run.dir={tmp_path}",
-                   "+callbacks.fault._target_=transformer_lab.training.faults.RaiseAtStep",
+                   "+callbacks.fault._target_=transformer_lab.training.callbacks.faults.RaiseAtStep",
                    "+callbacks.fault.step=3", check=False)
     assert proc.returncode != 0
     assert "injected fault at step 3" in proc.stderr

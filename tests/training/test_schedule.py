@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from transformer_lab.training.schedule import inverse_sqrt_lr, inverse_sqrt_scheduler
+from transformer_lab.training.module.schedule import inverse_sqrt_lr, inverse_sqrt_scheduler
 
 
 def paper_lrate(step: int, d_model: int, warmup: int) -> float:

@@ -50,7 +50,7 @@ def test_every_checkpoint_loads_with_weights_only(trained_run):
 
 def test_logged_dev_bleu_is_sacrebleu_over_the_whole_dev_set(trained_run):
     from transformer_lab.data.datamodule import TranslationDataModule
-    from transformer_lab.checkpointing.loading import module_from_checkpoint
+    from transformer_lab.inference.loading import module_from_checkpoint
 
     module, _ = module_from_checkpoint(trained_run / "checkpoints" / "last.ckpt")
     datamodule = TranslationDataModule(**module.data_config)
@@ -101,6 +101,7 @@ def test_provenance_is_in_summary_wandb_config_and_every_checkpoint(trained_run)
     import hydra
     import lightning
     import sacrebleu
+
     import transformer_lab
 
     expected_versions = {"torch": torch.__version__, "lightning": lightning.__version__,
@@ -135,7 +136,7 @@ def test_evaluate_reproduces_the_logged_dev_bleu(trained_run, tmp_path):
 
 def test_translate_round_trips_sentences(trained_run):
     from transformer_lab.data.datamodule import TranslationDataModule
-    from transformer_lab.checkpointing.loading import module_from_checkpoint
+    from transformer_lab.inference.loading import module_from_checkpoint
 
     best = next((trained_run / "checkpoints").glob("best-*.ckpt"))
     module, checkpoint = module_from_checkpoint(best)
@@ -167,7 +168,7 @@ def test_averaged_checkpoint_is_the_mean_and_evaluates_like_any_checkpoint(train
 
 
 def test_data_parallel_text_trains_on_a_directory_of_plain_text_files(tmp_path):
-    from transformer_lab.data.builtin import BuiltinCorpus  # a convenient source of sentence pairs
+    from transformer_lab.data.builtin.corpus import BuiltinCorpus  # a convenient source of sentence pairs
 
     corpus_dir = tmp_path / "corpus"
     corpus_dir.mkdir()
@@ -189,8 +190,8 @@ def test_data_parallel_text_trains_on_a_directory_of_plain_text_files(tmp_path):
 
 
 def test_evaluate_on_test_files_scores_like_sacrebleu(trained_run, tmp_path):
-    from transformer_lab.data.builtin import BuiltinCorpus
-    from transformer_lab.training.metrics import paper_style_bleu
+    from transformer_lab.data.builtin.corpus import BuiltinCorpus
+    from transformer_lab.training.module.metrics import paper_style_bleu
 
     sources, references = BuiltinCorpus().read("test")  # the toy config's corpus, as files of our own
     (tmp_path / "news.en").write_text("".join(s + "\n" for s in sources[:40]), encoding="utf-8")

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from transformer_lab.checkpointing.policy import ResumeCheckpoint
-from transformer_lab.training.nonfinite import DivergedError, NonFiniteConfig, NonFiniteGuard
+from transformer_lab.training.module.nonfinite import DivergedError, NonFiniteConfig, NonFiniteGuard
 
 
 class SlowRegression(L.LightningModule):

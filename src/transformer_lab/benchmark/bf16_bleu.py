@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
-from transformer_lab.data.encoding import length_sorted_batches
+from transformer_lab.data.batching.encoding import length_sorted_batches
 
 
 def translate(model, tokenizer, batches, search, precision: str) -> tuple[list[str], float]:
-    from transformer_lab.model import beam_search
+    from transformer_lab.decoding import beam_search
 
     out: dict[int, str] = {}
     start = time.perf_counter()
@@ -35,8 +35,8 @@ def translate(model, tokenizer, batches, search, precision: str) -> tuple[list[s
 def run(checkpoint: str, split: str, sentences: int, limit: int | None) -> dict[str, Any]:
     import sacrebleu
 
-    from transformer_lab.checkpointing.loading import module_from_checkpoint
     from transformer_lab.data.datamodule import TranslationDataModule
+    from transformer_lab.inference.loading import module_from_checkpoint
 
     module, ckpt = module_from_checkpoint(checkpoint)
     if module.data_config is None:

@@ -18,7 +18,7 @@ over the time of our matrix products alone.
 
 `--decode` profiles the benchmark's decoding workload instead of a training step: a beam search generating
 exactly `--decode-len` tokens per sentence (`--beam` 4). With `--compile-step` (training only), the median
-step time eager vs the trainer's compiled forward + loss (`compile.enabled=true`: `training/compiled_step.py`,
+step time eager vs the trainer's compiled forward + loss (`compile.enabled=true`: `training/module/compiled_step.py`,
 here with `dynamic=False` since the shape never changes; backward through the compiled graph, Adam outside,
 the source mask decided before the compiled call), both timed in the same process, alternating, with the
 matrix FLOP rate of each (and on a GPU its share of the datasheet bf16 peak).
@@ -43,8 +43,8 @@ from transformer_lab.benchmark.workloads import PRESETS, Shape, autocast, make_b
 from transformer_lab.model import build_transformer
 from transformer_lab.model.attention import source_padding_mask
 from transformer_lab.special_tokens import PAD_ID
-from transformer_lab.training.compiled_step import training_loss_function
-from transformer_lab.training.config import COMPILE_MODES, CompileConfig
+from transformer_lab.training.module.compiled_step import training_loss_function
+from transformer_lab.training.module.settings import COMPILE_MODES, CompileConfig
 
 MATRIX_OPS = ("aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm", "aten::_scaled_dot_product",
               "aten::_flash_attention", "aten::_efficient_attention", "aten::_cudnn_attention",

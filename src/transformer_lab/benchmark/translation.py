@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from transformer_lab.benchmark.workloads import autocast
-from transformer_lab.data.encoding import length_sorted_batches
+from transformer_lab.data.batching.encoding import length_sorted_batches
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -60,8 +60,8 @@ def read_lines(path: Path, what: str) -> list[str]:
 
 def load_workload(args: argparse.Namespace):
     """-> (module, tokenizer, sources, references or None)."""
-    from transformer_lab.checkpointing.loading import module_from_checkpoint
     from transformer_lab.data.datamodule import TranslationDataModule
+    from transformer_lab.inference.loading import module_from_checkpoint
 
     if args.src is not None:  # files first: a wrong path fails before the checkpoint is read
         sources = read_lines(args.src, "--src")
@@ -96,7 +96,7 @@ def strip_ids(row: list[int]) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from transformer_lab.model import beam_search
+    from transformer_lab.decoding import beam_search
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is visible to PyTorch (use --device cpu)")

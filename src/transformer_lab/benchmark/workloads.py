@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from transformer_lab.model import beam_search, build_transformer
+from transformer_lab.decoding import beam_search
+from transformer_lab.model import build_transformer
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
-from transformer_lab.training.loss import label_smoothed_loss
+from transformer_lab.training.module.loss import label_smoothed_loss
 
 PRESETS = {  # (d_model, layers per stack, heads, d_ff)
     "base": (512, 6, 8, 2048),

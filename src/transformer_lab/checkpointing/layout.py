@@ -1,12 +1,12 @@
 """The run directory's layout: the one place that names its files.
 
     <run dir>/
-      .hydra/                     config.yaml, hydra.yaml, overrides.yaml (training/run_record.py)
+      .hydra/                     config.yaml, hydra.yaml, overrides.yaml (training/records/run_record.py)
       checkpoints/
         last.ckpt                 the full resumable state (policy.ResumeCheckpoint)
         best-*.ckpt               the best by dev BLEU (Lightning's ModelCheckpoint, conf/callbacks)
         periodic/step*.ckpt       kept for averaging (Lightning's ModelCheckpoint, conf/callbacks)
-      summary.json                how the run went and ended (RunSummaryCallback, training/run_record.py)
+      summary.json                how the run went and ended (RunSummaryCallback, training/records/run_record.py)
       metrics.jsonl               one record per logged update or evaluation (RunSummaryCallback)
       wandb_run_id.txt            the W&B run this directory continues on a relaunch
 

@@ -17,7 +17,7 @@ from typing import Any
 from transformer_lab.checkpointing.errors import UnreadableCheckpointError
 from transformer_lab.checkpointing.layout import RunLayout
 from transformer_lab.checkpointing.reading import load_checkpoint_file
-from transformer_lab.training.value_checks import ConfigError
+from transformer_lab.config.checks import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ def check_resume_compatible(ckpt_path: str | os.PathLike, *, model: Mapping[str,
 def _with_defaults(model: Mapping[str, Any]) -> Mapping[str, Any]:
     """Every field of the model's settings, defaults filled in, so that a checkpoint that stored only the
     keys its config file spelled compares equal to the same settings spelled in full."""
+    from transformer_lab.config.parsing import as_plain_dict
     from transformer_lab.model.config import TransformerConfig
-    from transformer_lab.training.config import as_plain_dict
 
     try:
         return as_plain_dict(TransformerConfig.from_mapping(model))

@@ -4,20 +4,20 @@ Public API (docs/ARCHITECTURE.md): `TranslationDataModule`, `Tokenizer`, the sam
 `DataError`. Importing this package downloads nothing and imports `datasets` only for `hf` corpora.
 """
 
-from transformer_lab.data.batching import EvalBatchSampler, TokenBucketBatchSampler
-from transformer_lab.data.builtin import BuiltinCorpus, copy_baseline_bleu
-from transformer_lab.data.cache import DataSettings, prepare
-from transformer_lab.data.cleaning import CleaningReport, normalize_whitespace
-from transformer_lab.data.corpora import Corpus
-from transformer_lab.data.corpus_factory import build_corpus
-from transformer_lab.data.file_corpora import FilesCorpus, ParallelTextCorpus
+from transformer_lab.data.batching.encoding import encode_sources, length_sorted_batches, make_batch
+from transformer_lab.data.batching.samplers import EvalBatchSampler, TokenBucketBatchSampler
+from transformer_lab.data.builtin.corpus import BuiltinCorpus, copy_baseline_bleu
+from transformer_lab.data.cache.dataset import TranslationDataset
+from transformer_lab.data.cache.pipeline import DataSettings, prepare
 from transformer_lab.data.datamodule import TranslationDataModule
-from transformer_lab.data.dataset import TranslationDataset
-from transformer_lab.data.encoding import encode_sources, length_sorted_batches, make_batch
 from transformer_lab.data.errors import DataError
-from transformer_lab.data.textio import read_lines
-from transformer_lab.data.tokenizer import Tokenizer
-from transformer_lab.data.wmt_formats import read_sgm_pair, read_tsv, read_wmt_xml
+from transformer_lab.data.readers.cleaning import CleaningReport, normalize_whitespace
+from transformer_lab.data.readers.corpora import Corpus
+from transformer_lab.data.readers.factory import build_corpus
+from transformer_lab.data.readers.files import FilesCorpus, ParallelTextCorpus
+from transformer_lab.data.readers.textio import read_lines
+from transformer_lab.data.tokenizers.bpe import Tokenizer
+from transformer_lab.data.wmt.formats import read_sgm_pair, read_tsv, read_wmt_xml
 
 __all__ = [
     "BuiltinCorpus", "CleaningReport", "Corpus", "DataError", "DataSettings", "EvalBatchSampler",

@@ -13,13 +13,13 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from transformer_lab.data.batching import EvalBatchSampler, TokenBucketBatchSampler
-from transformer_lab.data.cache import DataSettings, load_manifest, prepare
-from transformer_lab.data.corpora import Corpus
-from transformer_lab.data.corpus_factory import build_corpus
-from transformer_lab.data.dataset import TranslationDataset
+from transformer_lab.data.batching.samplers import EvalBatchSampler, TokenBucketBatchSampler
+from transformer_lab.data.cache.dataset import TranslationDataset
+from transformer_lab.data.cache.pipeline import DataSettings, load_manifest, prepare
 from transformer_lab.data.errors import DataError
-from transformer_lab.data.tokenizer import Tokenizer
+from transformer_lab.data.readers.corpora import Corpus
+from transformer_lab.data.readers.factory import build_corpus
+from transformer_lab.data.tokenizers.bpe import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class TranslationDataModule(L.LightningDataModule):
             `input_sentence_size`. None: every sentence. Bounds the BPE's memory on big corpora.
         tokenizer_file: an existing HF `tokenizer.json` or sentencepiece `.model` to use instead of training
             a BPE (vocab_size, min_frequency and bpe_sample_sentences are then unused); its special tokens
-            are mapped to ours, see `data/external_tokenizer.py`.
+            are mapped to ours, see `data/tokenizers/external.py`.
         cache_dir: where vocabularies and binarized splits are cached.
         seed: seeds the batch order (seed + epoch).
         num_workers, pin_memory: DataLoader settings; pin_memory "auto" pins when a CUDA device is visible
@@ -166,13 +166,6 @@ class TranslationDataModule(L.LightningDataModule):
         if trainer is None:
             return 1, 0
         world_size = int(trainer.world_size)
-        connector = getattr(trainer, "_accelerator_connector", None)
-        if world_size > 1 and getattr(connector, "use_distributed_sampler", False):
-            raise DataError(
-                "TranslationDataModule shards its token-bucket batches across ranks itself; Lightning's "
-                "use_distributed_sampler=True would shard them a second time. Set "
-                "`trainer.use_distributed_sampler=false` (conf/trainer/default.yaml does)."
-            )
         return world_size, int(trainer.global_rank)
 
     def _loader(self, dataset: TranslationDataset, sampler: Any) -> DataLoader:

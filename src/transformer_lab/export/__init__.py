@@ -4,7 +4,7 @@
     python -m transformer_lab.export CKPT --to ct2 OUT_DIR [--quantization int8]
 
 `export_hf(module, out_dir)` and `export_ct2(module, out_dir, quantization)` take a TranslationModule from
-`checkpointing.loading.module_from_checkpoint`; `CT2Translator(dir).translate(lines)` translates with a CT2 export.
+`inference.loading.module_from_checkpoint`; `CT2Translator(dir).translate(lines)` translates with a CT2 export.
 Variants MarianMT cannot express are refused before anything is written (`check_exportable`).
 """
 

@@ -24,9 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quantization and args.target != "ct2":
         parser.error("--quantization applies to --to ct2 only")
 
-    from transformer_lab.checkpointing.loading import module_from_checkpoint
     from transformer_lab.export.ct2 import export_ct2
     from transformer_lab.export.hf import export_hf
+    from transformer_lab.inference.loading import module_from_checkpoint
 
     try:
         module, _ = module_from_checkpoint(args.checkpoint)

@@ -1,9 +1,8 @@
-"""The encoder-decoder Transformer of "Attention Is All You Need", its variants, and decoding search.
+"""The encoder-decoder Transformer of "Attention Is All You Need" and its variants (decoding: `transformer_lab.decoding`).
 
     model = build_transformer(cfg.model)             # TransformerConfig, dict or Hydra DictConfig
     logits = model(batch["src"], batch["tgt_in"])    # (B, T, V)
     logits, maps = model(src, tgt_in, return_attention=True)
-    out = beam_search(model.eval(), src, beam_size=4, alpha=0.6)   # out.tokens (B, L), out.scores (B,)
 
 Variants are chosen by config, never by flags in forward: `norm` picks a residual wrapper class
 (layers.py), `positional.name` picks a PositionalScheme subclass (positional.py).
@@ -22,7 +21,6 @@ from transformer_lab.model.positional import (
     build_positional,
     sinusoid_table,
 )
-from transformer_lab.model.search import SearchOutput, beam_search, greedy_search
 from transformer_lab.model.transformer import AttentionMaps, DecoderCache, Transformer
 
 __all__ = [
@@ -36,16 +34,13 @@ __all__ = [
     "PositionalConfig",
     "PositionalScheme",
     "RotaryPositional",
-    "SearchOutput",
     "SelfAttention",
     "SinusoidalPositional",
     "Transformer",
     "TransformerConfig",
-    "beam_search",
     "build_positional",
     "build_transformer",
     "causal_mask",
-    "greedy_search",
     "padding_mask",
     "sinusoid_table",
 ]

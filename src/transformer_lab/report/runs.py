@@ -223,7 +223,7 @@ def _last(curves: list[dict[str, Any]], key: str, summary: dict[str, Any]) -> fl
 
 
 def _best(curves: list[dict[str, Any]], key: str, summary: dict[str, Any]) -> float | None:
-    """The summary's max (define_metric(summary="max"), see training/best_metrics.py), else the history's."""
+    """The summary's max (define_metric(summary="max"), see training/records/best_metrics.py), else the history's."""
     value = summary.get(key)
     if isinstance(value, dict) and isinstance(value.get("max"), (int, float)):
         return value["max"]

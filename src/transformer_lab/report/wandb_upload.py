@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from transformer_lab.report.runs import RunRecord
-from transformer_lab.training.wandb_setup import resolve_wandb_mode
+from transformer_lab.training.logging.wandb_setup import resolve_wandb_mode
 
 DEFAULT_PROJECT = "transformer_lab"  # conf/logger/wandb.yaml's project
 

@@ -21,15 +21,15 @@ from omegaconf import DictConfig, OmegaConf
 from transformer_lab.checkpointing.policy import best_checkpoint_path
 from transformer_lab.checkpointing.resume import check_resume_compatible, resolve_ckpt_path
 from transformer_lab.training import preflight
-from transformer_lab.training.cluster import PREEMPTED_EXIT_CODE
-from transformer_lab.training.compiled_step import describe_step
-from transformer_lab.training.module import TranslationModule
-from transformer_lab.training.precision import precision_line
-from transformer_lab.training.run_context import RunContext
-from transformer_lab.training.run_messages import print_end, print_start
-from transformer_lab.training.run_record import RunConfigRecord, mark_interrupted_attempt, record_failure
+from transformer_lab.training.logging.run_messages import print_end, print_start
+from transformer_lab.training.logging.wandb_setup import finish_wandb_run
+from transformer_lab.training.module.compiled_step import describe_step
+from transformer_lab.training.module.lightning_module import TranslationModule
+from transformer_lab.training.module.run_context import RunContext
+from transformer_lab.training.records.run_record import RunConfigRecord, mark_interrupted_attempt, record_failure
+from transformer_lab.training.runtime.cluster import PREEMPTED_EXIT_CODE
+from transformer_lab.training.runtime.precision import precision_line
 from transformer_lab.training.trainer_setup import build_trainer, log_run_config
-from transformer_lab.training.wandb_setup import finish_wandb_run
 
 log = logging.getLogger(__name__)
 

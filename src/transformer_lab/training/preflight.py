@@ -18,15 +18,16 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from transformer_lab.special_tokens import PAD_ID
-from transformer_lab.training.config import MODULE_SECTIONS, ModuleSettings
-from transformer_lab.training.value_checks import (
+from transformer_lab.config.checks import (
     DATA_CHECKS,
     TOP_LEVEL_CHECKS,
     TRAINER_CHECKS,
     ConfigError,
     check_section,
 )
+from transformer_lab.special_tokens import PAD_ID
+from transformer_lab.training.module.settings import MODULE_SECTIONS, ModuleSettings
+
 
 class SweepConfigError(ValueError):
     """Some jobs of a sweep cannot run; raised by the sweeper before any job starts."""
@@ -93,7 +94,7 @@ def refuse_multirun_with_spawning_ddp(cfg: DictConfig, multirun: bool) -> None:
     (children start sweeps of their own or hang). Refuse it before any process starts."""
     if not multirun:
         return
-    from transformer_lab.training.cluster import spawns_ranks_by_rerunning_command
+    from transformer_lab.training.runtime.cluster import spawns_ranks_by_rerunning_command
 
     if spawns_ranks_by_rerunning_command(cfg.trainer.get("strategy"), cfg.trainer.get("devices", 1)):
         raise ConfigError(

@@ -14,9 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from transformer_lab.checkpointing.writing import AtomicCheckpointIO, ensure_writable_directory
 from transformer_lab.training.cadence import trainer_cadence_kwargs
-from transformer_lab.training.console import progress_bar_callbacks
-from transformer_lab.training.loggers import build_loggers, row_name
-from transformer_lab.training.provenance import collect_provenance
+from transformer_lab.training.logging.console import progress_bar_callbacks
+from transformer_lab.training.logging.loggers import build_loggers, row_name
+from transformer_lab.training.records.provenance import collect_provenance
 
 
 def build_trainer(cfg: DictConfig, output_dir: Path) -> L.Trainer:

@@ -1,0 +1,192 @@
+"""Scoring a checkpoint: its translations of a split or of a test set in files, measured with sacreBLEU (BLEU
+with its signature, chrF, chrF++) and the paper-style tokenized BLEU, and the evaluation record.
+
+A split (`valid` or `test`) is read through the data module the checkpoint's own data settings describe and
+translated by a Lightning trainer; a test set in files (`src` / `ref`: plain text, WMT's SGML or XML, see
+`data.readers.test_files`) needs no corpus or cache and is translated with `inference.translation`. The
+record is written as `evaluation.json` beside the hypotheses (`NAME.hyp.txt`).
+
+`evaluate` (the command line) composes the settings, calls `evaluate_checkpoint` and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:
+    import lightning as L
+    from sacrebleu.metrics.bleu import BLEUScore
+
+    from transformer_lab.decoding.config import SearchConfig
+    from transformer_lab.training.module.lightning_module import TranslationModule
+
+SPLITS = ("valid", "test")
+
+
+@dataclass
+class Evaluation:
+    """What `evaluate_checkpoint` found."""
+
+    record: dict[str, Any]  # what evaluation.json holds: the checkpoint, what was translated, the scores
+    hypotheses: list[str]  # one per source sentence
+    name: str  # what was translated: the split, or the source file's name
+    bleu: BLEUScore  # sacreBLEU's score; str() is its one-line summary
+
+
+def _plain(values: Any) -> Any:
+    """A config node as plain values (a plain mapping as it is)."""
+    if isinstance(values, Mapping) and not isinstance(values, DictConfig):
+        return dict(values)
+    return OmegaConf.to_container(values, resolve=True)
+
+
+def search_settings(search: SearchConfig | Mapping[str, Any] | None) -> SearchConfig | None:
+    """`search` as a SearchConfig (keys and values checked, named `search.*` in errors); None: the
+    checkpoint's own decoding settings."""
+    from transformer_lab.config.parsing import dataclass_from_mapping
+    from transformer_lab.decoding.config import SearchConfig
+
+    if search is None or isinstance(search, SearchConfig):
+        return search
+    return dataclass_from_mapping(SearchConfig, _plain(search), "search")
+
+
+def inference_device(trainer: Mapping[str, Any]) -> str:
+    """"cuda" where the trainer settings ask for a GPU (gpu, cuda or auto) and one is available, else "cpu"."""
+    import torch
+
+    wants_gpu = trainer.get("accelerator") in ("gpu", "cuda", "auto")
+    return "cuda" if wants_gpu and torch.cuda.is_available() else "cpu"
+
+
+def evaluation_trainer(trainer: Mapping[str, Any], root_dir: str | os.PathLike) -> L.Trainer:
+    """The Lightning Trainer the settings `trainer` (a `_target_` mapping) describe, to validate or test
+    with: no logger, no model summary, a progress bar unless the settings turn it off."""
+    from hydra.utils import instantiate
+
+    from transformer_lab.training.logging.console import progress_bar_callbacks
+
+    return instantiate(trainer, logger=False, callbacks=progress_bar_callbacks(trainer, []),
+                       default_root_dir=str(root_dir), enable_model_summary=False)
+
+
+def translate_split(
+    checkpoint_path: str | os.PathLike, split: str, *, make_trainer: Callable[[], L.Trainer],
+    search: SearchConfig | Mapping[str, Any] | None = None, data_overrides: Mapping[str, Any] | None = None,
+) -> tuple[list[str], list[str], dict]:
+    """(hypotheses, references, checkpoint) of the checkpoint's own `valid` or `test` split, through the data
+    module the checkpoint's data settings (changed by `data_overrides`) describe, validated or tested by
+    the trainer `make_trainer` builds (e.g. `evaluation_trainer`; called once the checkpoint is loaded)."""
+    from transformer_lab.checkpointing.reading import load_checkpoint_file
+    from transformer_lab.data.datamodule import TranslationDataModule
+    from transformer_lab.inference.loading import module_from_checkpoint
+
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
+    stored = load_checkpoint_file(checkpoint_path, mmap=True)  # the data settings and tokenizer only
+    if stored.get("data_config") is None:
+        raise ValueError(f"{checkpoint_path} carries no data settings; it was not written by transformer_lab.train")
+    data_config = {**stored["data_config"], **(_plain(data_overrides) if data_overrides is not None else {})}
+    datamodule = TranslationDataModule(**data_config)
+    datamodule.prepare_data()
+    if stored.get("tokenizer_json") not in (None, datamodule.tokenizer.to_json()):
+        raise ValueError(
+            "the data's tokenizer differs from the one the checkpoint was trained with; "
+            "check data_overrides (vocabulary size, corpus) against the training run"
+        )
+    module, checkpoint = module_from_checkpoint(checkpoint_path, search=search_settings(search),
+                                                split_texts=datamodule.split_texts)
+
+    lightning = make_trainer()
+    if split == "valid":
+        lightning.validate(module, datamodule=datamodule)
+    else:
+        lightning.test(module, datamodule=datamodule)
+    return module.translations[split], datamodule.split_texts(split)[1], checkpoint
+
+
+def translate_test_files(
+    module: TranslationModule, src: str | None, ref: str | None, *, src_lang: str | None = None,
+    tgt_lang: str | None = None, max_tokens: int | None = None, device: str = "cpu",
+) -> tuple[list[str], list[str], str]:
+    """(hypotheses, references, name) of the test set in `src` / `ref`, translated in batches of at most
+    `max_tokens` source tokens (None: 4096) with the module's test decoding settings. The languages to read
+    from a WMT .xml default to the checkpoint's."""
+    from transformer_lab.data.readers.test_files import read_test_set
+    from transformer_lab.inference.translation import translate_lines
+
+    languages = module.data_config or {}
+    sources, references = read_test_set(src, ref, src_lang or languages.get("src_lang"),
+                                        tgt_lang or languages.get("tgt_lang"))
+    search = module.decoding_config.test  # a `search` given to module_from_checkpoint is already in the settings
+    hypotheses = translate_lines(module, sources, search, int(max_tokens or 4096), device)
+    return hypotheses, references, Path(src or ref).name
+
+
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> tuple[dict[str, Any], BLEUScore]:
+    """The record's scores (bleu, bleu_signature, chrf, chrf++, paper_style_bleu) and sacreBLEU's BLEU score."""
+    import sacrebleu
+
+    from transformer_lab.training.module.metrics import paper_style_bleu
+
+    bleu = sacrebleu.metrics.BLEU()
+    bleu_score = bleu.corpus_score(hypotheses, [references])
+    chrf = sacrebleu.metrics.CHRF()
+    scores = {
+        "bleu": bleu_score.score,
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf": chrf.corpus_score(hypotheses, [references]).score,
+        "chrf++": sacrebleu.metrics.CHRF(word_order=2).corpus_score(hypotheses, [references]).score,
+        "paper_style_bleu": paper_style_bleu(hypotheses, references),
+    }
+    return scores, bleu_score
+
+
+def evaluate_checkpoint(
+    checkpoint_path: str | os.PathLike, *, make_trainer: Callable[[], L.Trainer], device: str = "cpu",
+    split: str = "test", src: str | None = None, ref: str | None = None, src_lang: str | None = None,
+    tgt_lang: str | None = None, search: SearchConfig | Mapping[str, Any] | None = None,
+    max_tokens: int | None = None, data_overrides: Mapping[str, Any] | None = None,
+) -> Evaluation:
+    """Translates the test set in `src` / `ref` when either is given (on `device`), else the checkpoint's
+    `split` (with the trainer `make_trainer` builds), and scores the translations. `search`: decoding
+    settings instead of the checkpoint's own."""
+    from transformer_lab.inference.loading import module_from_checkpoint
+
+    on_files = src is not None or ref is not None
+    if on_files:
+        module, checkpoint = module_from_checkpoint(checkpoint_path, search=search_settings(search))
+        hypotheses, references, name = translate_test_files(module, src, ref, src_lang=src_lang, tgt_lang=tgt_lang,
+                                                            max_tokens=max_tokens, device=device)
+    else:
+        hypotheses, references, checkpoint = translate_split(checkpoint_path, split, make_trainer=make_trainer,
+                                                             search=search, data_overrides=data_overrides)
+        name = split
+    scores, bleu_score = corpus_scores(hypotheses, references)
+    record = {
+        "checkpoint": str(checkpoint_path),
+        "split": None if on_files else split,
+        "src": src,
+        "ref": ref,
+        "global_step": checkpoint.get("global_step"),
+        **scores,
+        "n_sentences": len(hypotheses),
+    }
+    return Evaluation(record=record, hypotheses=hypotheses, name=name, bleu=bleu_score)
+
+
+def write_evaluation(evaluation: Evaluation, output_dir: Path) -> Path:
+    """Writes `NAME.hyp.txt` (one hypothesis per line) and `evaluation.json` into `output_dir` (made if need
+    be); returns the hypotheses' path."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    hyp_path = output_dir / f"{evaluation.name}.hyp.txt"
+    hyp_path.write_text("".join(h + "\n" for h in evaluation.hypotheses), encoding="utf-8")
+    (output_dir / "evaluation.json").write_text(json.dumps(evaluation.record, indent=2), encoding="utf-8")
+    return hyp_path
