@@ -8,7 +8,9 @@ keeps the newest checkpoint's hyperparameters, tokenizer and data settings, so `
 Memory: the checkpoints are memory-mapped and added one at a time to a running float64 sum, so the peak
 is about the sum (2x the float32 weights) plus one checkpoint's weights, whatever N (20 big-model
 checkpoints are about 17 GB together; the figures are in docs/PERFORMANCE.md).
-The work is done by `transformer_lab.checkpointing.averaging`; this module is its command line.
+The work is done by `transformer_lab.checkpointing.averaging`; this module is its command line. Checkpoints
+of different model settings or parameter shapes are refused before anything is written, and the output is
+written to a temporary file renamed into place: no partial average is ever left under its final name.
 """
 
 from __future__ import annotations
@@ -38,5 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """main() as a command: a refused input (another architecture, not a checkpoint, a failed write) is one
+    line on stderr and exit status 2, not a traceback; main() itself raises them (for callers and tests)."""
+    from transformer_lab.checkpointing.errors import CheckpointError
+
+    try:
+        return main(argv)
+    except (CheckpointError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -4,7 +4,9 @@ with batched beam search. Output line i is the translation of input line i (empt
 Lines are split on "\\n" only, the same way for stdin and files (a CRLF ending loses its "\\r"; a lone
 "\\r", U+2028 or other separator inside a line is whitespace of that line, not a line break). A line the
 model cannot take (e.g. longer than a learned position table) gets an empty output line and a warning on
-stderr naming its line number; the other lines are translated.
+stderr naming its line number, and so does a line of more than --max-source-tokens tokens (1024: a
+multi-megabyte line would otherwise search for hours); the other lines are translated. An output line never
+holds a line break. A last line without its "\\n" (EOF inside a line) is translated like the others.
 
 Interactive (fairseq-interactive style) when stdin is a terminal, or with --interactive / --buffer-size N:
 each line (each N lines) is translated and written as soon as it arrives, instead of reading to the end.
@@ -86,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--buffer-size", type=int, default=None, metavar="N",
                         help="translate and write every N lines as they arrive (implies --interactive)")
     parser.add_argument("--max-tokens", type=int, default=4096, help="source tokens per batch, padding included")
+    parser.add_argument("--max-source-tokens", type=int, default=1024, metavar="N",
+                        help="a line of more than N tokens (eos included) gets an empty output line and a warning "
+                             "instead of a search whose cost grows with the square of its length")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: autocast matrix products to bfloat16 (scores still summed in float32)")
@@ -103,13 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     greedy = args.greedy or args.beam_size == 1
-    if args.nbest < 1 or (args.nbest > 1 and (greedy or args.nbest > args.beam_size)):
+    if args.nbest < 1:
+        parser.error(f"--nbest {args.nbest} must be >= 1 (1: the best hypothesis only)")
+    if args.nbest > 1 and (greedy or args.nbest > args.beam_size):
         parser.error(f"--nbest {args.nbest} needs beam search with --beam-size >= {args.nbest} "
                      f"(now {'--greedy' if args.greedy else f'--beam-size {args.beam_size}'})")
     if args.buffer_size is not None and args.buffer_size < 1:
         parser.error(f"--buffer-size {args.buffer_size} must be >= 1")
     if args.max_tokens < 1:
         parser.error(f"--max-tokens {args.max_tokens} must be >= 1")
+    if args.max_source_tokens < 2:
+        parser.error(f"--max-source-tokens {args.max_source_tokens} must be >= 2 (a token and the eos)")
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: no CUDA device is available here; use --device cpu")
     try:
@@ -128,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.input == "-" and sys.stdin.isatty():
         print("Type a sentence and press Enter (Ctrl-D to end).", file=sys.stderr)
     translator = LineTranslator(module, search, n_best=args.nbest, max_tokens=args.max_tokens, device=args.device,
-                                precision=args.precision)
+                                precision=args.precision, max_source_tokens=args.max_source_tokens)
     next_line = 1
     with stream:
         for chunk in chunked(read_lines(stream), (args.buffer_size or 1) if interactive else None):

@@ -134,3 +134,47 @@ def test_datamodule_builds_the_dataset_with_a_tokenizer_file(tiny_corpus: Path, 
         source = dm.split_texts("valid")[0][index]
         pieces = dm.dataset("valid").pair(index)[0]
         assert [dm.tokenizer._hf.id_to_token(i) for i in pieces] == expected_pieces(source)
+
+
+def test_missing_or_corrupt_tokenizer_files_say_what_they_are(tmp_path: Path, sentences: list[str]) -> None:
+    hf_json = _hf_bpe(tmp_path / "good.json", sentences).read_bytes()
+    spm_model = train_spm(tmp_path / "spm", sentences).read_bytes()
+    (tmp_path / "folder.json").mkdir()
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.trainer_spec.model_type = 1  # parses, but no pieces: e.g. a copy cut after its header
+    spec_only = proto.SerializeToString()
+    cases = {
+        "folder.json": (None, r"folder\.json is a directory; give the tokenizer file inside it"),
+        "nowhere/tok.json": (None, r"nowhere/tok\.json: file not found"),
+        "empty.json": (b"", r"empty\.json is empty \(0 bytes"),
+        "empty.model": (b"", r"empty\.model is empty \(0 bytes"),
+        "cut.json": (hf_json[: len(hf_json) // 2], r"cut\.json: not a Hugging Face tokenizer\.json \(.*line \d+ column"),
+        "latin1.json": ("{\"größe\": 1}".encode("latin-1"), r"latin1\.json: not a Hugging Face tokenizer\.json"),
+        "list.json": (b"[1, 2]", r"list\.json: not a Hugging Face tokenizer\.json"),
+        "cut.model": (spm_model[:7], r"cut\.model: not a sentencepiece model"),
+        "json.model": (hf_json, r"json\.model: not a sentencepiece model"),
+        "zeros.model": (b"\x00" * 64, r"zeros\.model: not a sentencepiece model"),
+        "spec_only.model": (spec_only, r"spec_only\.model: not a sentencepiece model \(it holds no pieces"),
+        "unknown_field.model": (b"\xf8\x07\x01" * 5, r"unknown_field\.model: not a sentencepiece model \(it holds no"),
+    }
+    for name, (data, message) in cases.items():
+        if data is not None:
+            (tmp_path / name).write_bytes(data)
+        with pytest.raises(DataError, match=rf"^data\.tokenizer_file={tmp_path}/{message}"):
+            load_tokenizer_file(tmp_path / name)
+
+
+def test_boundary_tokens_that_are_not_marked_special_are_named(tmp_path: Path, sentences: list[str]) -> None:
+    import json
+
+    data = json.loads(_hf_bpe(tmp_path / "good.json", sentences).read_text())
+    for dropped, named in ((("</s>", "<s>"), "<s>, </s> are ordinary tokens there"),
+                           (("</s>",), "</s> is an ordinary token there")):
+        for token in data["added_tokens"]:
+            token["special"] = token["content"] not in dropped
+        (tmp_path / "plain.json").write_text(json.dumps(data))
+        with pytest.raises(DataError, match=rf"no {'bos and no eos' if len(dropped) == 2 else 'eos'} token found.*"
+                                            rf"{named}, not special ones: mark them special"):
+            load_tokenizer_file(tmp_path / "plain.json")

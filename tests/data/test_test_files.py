@@ -60,3 +60,50 @@ def test_plain_files_of_different_length_are_refused(tmp_path: Path) -> None:
     (tmp_path / "short.de").write_text("eine Zeile\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"test\.en has 3 lines but .*short\.de has 1"):
         read_test_set(str(tmp_path / "test.en"), str(tmp_path / "short.de"))
+
+
+@pytest.mark.parametrize("ref_lines", [["eine Zeile"], REFERENCES + ["eine Zeile zu viel"], REFERENCES[:2] + ["", ""]],
+                         ids=["shorter", "longer", "trailing blank lines"])
+def test_unequal_plain_files_name_both_counts(tmp_path: Path, ref_lines) -> None:
+    write_formats(tmp_path)
+    (tmp_path / "ref.de").write_bytes("".join(line + "\n" for line in ref_lines).encode())
+    with pytest.raises(DataError, match=rf"test\.en has 3 lines but .*ref\.de has {len(ref_lines)}"):
+        read_test_set(str(tmp_path / "test.en"), str(tmp_path / "ref.de"))
+
+
+def test_crlf_files_read_as_their_lf_twins(tmp_path: Path) -> None:
+    write_formats(tmp_path)
+    expected = read_test_set(str(tmp_path / "test.en"), str(tmp_path / "test.de"))
+    crlf = {name: (tmp_path / name).read_bytes().replace(b"\n", b"\r\n") for name in ("test.en", "test.de")}
+    for src_bytes, ref_bytes in ((crlf["test.en"], crlf["test.de"]),  # both CRLF
+                                 (crlf["test.en"], (tmp_path / "test.de").read_bytes()),  # mixed
+                                 (crlf["test.en"].rstrip(b"\r\n"), crlf["test.de"])):  # no final line break
+        (tmp_path / "c.en").write_bytes(src_bytes)
+        (tmp_path / "c.de").write_bytes(ref_bytes)
+        assert read_test_set(str(tmp_path / "c.en"), str(tmp_path / "c.de")) == expected
+
+
+@pytest.mark.parametrize("src_bytes, ref_bytes, message", [
+    (b"", b"", r"src=.*empty\.en holds no sentences \(the file is empty\)"),
+    (b"\n\n  \n\t\n", b"a\nb\nc\nd\n", r"src=.*empty\.en holds no sentences: its 4 lines are all empty"),
+    (b"\r\n\r\n", b"a\nb\n", r"src=.*empty\.en holds no sentences: its 2 lines are all empty"),
+    (b"one\ntwo\n", b"", r"empty\.en has 2 lines but .*empty\.de has 0"),  # an empty reference
+], ids=["both empty", "blank lines", "blank CRLF lines", "empty reference"])
+def test_empty_or_blank_files_are_refused(tmp_path: Path, src_bytes, ref_bytes, message) -> None:
+    (tmp_path / "empty.en").write_bytes(src_bytes)
+    (tmp_path / "empty.de").write_bytes(ref_bytes)
+    with pytest.raises(DataError, match=message):
+        read_test_set(str(tmp_path / "empty.en"), str(tmp_path / "empty.de"))
+
+
+@pytest.mark.parametrize("side, data, where", [
+    ("src", "Größe\nok\n".encode("latin-1"), r"bad\.en, line 1: invalid UTF-8 \(byte 0xf6 at column 3\)"),
+    ("ref", b"fine\n\x80\x81 bytes\n", r"bad\.de, line 2: invalid UTF-8 \(byte 0x80 at column 1\)"),
+    ("src", "a\nb\n".encode("utf-16"), r"bad\.en, line 1: invalid UTF-8 \(byte 0xff at column 1\)"),
+], ids=["latin-1 source", "stray bytes in the reference", "UTF-16 source"])
+def test_non_utf8_files_name_the_file_and_line(tmp_path: Path, side, data, where) -> None:
+    (tmp_path / "bad.en").write_bytes(b"one\ntwo\n")
+    (tmp_path / "bad.de").write_bytes(b"eins\nzwei\n")
+    (tmp_path / ("bad.en" if side == "src" else "bad.de")).write_bytes(data)
+    with pytest.raises(DataError, match=where + r".*iconv"):
+        read_test_set(str(tmp_path / "bad.en"), str(tmp_path / "bad.de"))

@@ -42,14 +42,28 @@ class RunningAverage:
         self._sums: dict[str, torch.Tensor] = {}
         self._others: dict[str, torch.Tensor] = {}
 
-    def add(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+    def add(self, state_dict: Mapping[str, torch.Tensor], name: str | None = None) -> None:
+        """Adds one state dict; `name` (its file) is used in the errors. Refuses one whose parameter names
+        or shapes differ from the first's (another architecture), before adding anything of it."""
+        name = name or f"checkpoint {self.count}"
         if self.count == 0:
             self._keys = list(state_dict)
             self._alias = _tied_keys(state_dict)
+            self._shapes = {key: tuple(tensor.shape) for key, tensor in state_dict.items()}
+            self._first = name
         elif list(state_dict) != self._keys:
+            extra = sorted(set(state_dict) - set(self._keys))[:3]
+            absent = sorted(set(self._keys) - set(state_dict))[:3]
             raise CheckpointContentError(
-                f"checkpoint {self.count} has different parameters than checkpoint 0: all averaged checkpoints "
-                "must come from the same model configuration")
+                f"{name} has different parameters than {self._first} (only in {name}: {extra or 'none'}; only in "
+                f"{self._first}: {absent or 'none'}): averaged checkpoints must come from one model configuration; "
+                "pick the checkpoints of one run")
+        else:
+            for key, tensor in state_dict.items():
+                if tuple(tensor.shape) != self._shapes[key]:
+                    raise CheckpointContentError(
+                        f"{name}: {key} has shape {tuple(tensor.shape)}, {self._shapes[key]} in {self._first}: "
+                        "averaged checkpoints must come from one model configuration; pick the checkpoints of one run")
         for key, tensor in state_dict.items():
             if self._alias[key] != key:
                 continue
@@ -88,14 +102,17 @@ def _tied_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, str]:
     return alias
 
 
-def average_state_dicts(state_dicts: Iterable[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+def average_state_dicts(state_dicts: Iterable[Mapping[str, torch.Tensor]],
+                        names: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
     """Element-wise mean of floating-point tensors (accumulated in float64); other tensors from the last.
 
-    `state_dicts` may be a generator that loads each one when asked: only one is held at a time."""
+    `state_dicts` may be a generator that loads each one when asked: only one is held at a time; `names`
+    (their files) are used in the errors."""
     average = RunningAverage()
     dtypes: dict[str, torch.dtype] = {}
-    for state_dict in state_dicts:
-        average.add(state_dict)
+    names = list(names) if names is not None else []
+    for index, state_dict in enumerate(state_dicts):
+        average.add(state_dict, names[index] if index < len(names) else None)
         dtypes = {key: tensor.dtype for key, tensor in state_dict.items()}
         del state_dict  # let it go before the generator loads the next one
     return average.result(dtypes)
@@ -128,12 +145,38 @@ def average_last_checkpoints(paths: Iterable[Path], last: int) -> AveragedCheckp
     """Averages the `last` checkpoints of `paths` with the highest stored global step (fewer when fewer)."""
     paths = list(paths)
     # Memory-mapped: reading a checkpoint's step does not read its tensors.
-    steps = {path: load_checkpoint_file(path, mmap=True).get("global_step", 0) for path in paths}
+    metadata = {path: load_checkpoint_file(path, mmap=True, required=("state_dict",)) for path in paths}
+    steps = {path: checkpoint.get("global_step", 0) for path, checkpoint in metadata.items()}
     chosen = sorted(paths, key=lambda path: steps[path])[-last:]
+    check_same_model(chosen, {path: metadata[path] for path in chosen})
+    del metadata
     # One checkpoint at a time is mapped and added to a running float64 sum (docs/PERFORMANCE.md).
     state_dicts = (load_checkpoint_file(path, mmap=True)["state_dict"] for path in chosen)
     newest = load_checkpoint_file(chosen[-1], mmap=True)
     averaged = {key: value for key, value in newest.items() if key not in DROPPED_KEYS}
-    averaged["state_dict"] = average_state_dicts(state_dicts)
+    averaged["state_dict"] = average_state_dicts(state_dicts, names=[str(path) for path in chosen])
     averaged["averaged_from"] = [f"{p.name}@step{steps[p]}" for p in chosen]
     return AveragedCheckpoint(checkpoint=averaged, steps=[steps[p] for p in chosen])
+
+
+def check_same_model(paths: list[Path], checkpoints: Mapping[Path, Mapping[str, Any]]) -> None:
+    """Refuse checkpoints whose model settings (`hyper_parameters.model`) differ from the newest one's,
+    naming the file and each differing key: the same parameter shapes can hold another architecture
+    (post- vs pre-norm, other head counts), whose average would be a meaningless model."""
+    newest = paths[-1]
+    reference = _model_settings(checkpoints[newest])
+    for path in paths[:-1]:
+        settings = _model_settings(checkpoints[path])
+        differing = [f"model.{key}: {settings.get(key)!r} there, {reference.get(key)!r} in {newest.name}"
+                     for key in sorted(set(settings) | set(reference), key=str)
+                     if settings.get(key) != reference.get(key)]
+        if differing:
+            raise CheckpointContentError(
+                f"{path} has another model than {newest} ({'; '.join(differing[:4])}): averaged checkpoints must "
+                "come from one model configuration; pick the checkpoints of one run. Nothing was written.")
+
+
+def _model_settings(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    hyper_parameters = checkpoint.get("hyper_parameters") or {}
+    model = hyper_parameters.get("model") if isinstance(hyper_parameters, Mapping) else None
+    return dict(model) if isinstance(model, Mapping) else {}

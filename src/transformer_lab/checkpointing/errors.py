@@ -14,9 +14,11 @@ class CheckpointError(ValueError):
 
 
 class UnreadableCheckpointError(CheckpointError):
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path, reason: str, what: str | None = None) -> None:
+        """`reason`: why it cannot be read; `what`: what the file is instead, where its bytes tell."""
+        it_is = f"; it is {what}" if what else ""
         super().__init__(
-            f"{path} is not a readable transformer_lab checkpoint ({reason}). Checkpoints are the .ckpt files "
+            f"{path} is not a readable transformer_lab checkpoint ({reason}){it_is}. Checkpoints are the .ckpt files "
             f"that transformer_lab.train writes under <run dir>/{CHECKPOINTS_DIR}/ (or average_checkpoints writes)."
         )
         self.path = path

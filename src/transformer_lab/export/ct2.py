@@ -18,7 +18,14 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from transformer_lab.export.hf import check_output_dir, export_hf
+from transformer_lab.export.compatibility import check_exportable
+from transformer_lab.export.hf import (
+    check_output_dir,
+    export_hf,
+    make_staging_dir,
+    move_into_place,
+    raise_write_failure,
+)
 from transformer_lab.special_tokens import BOS, EOS, PAD
 
 QUANTIZATIONS = ("int8", "int8_float32", "float16", "bfloat16")
@@ -49,24 +56,32 @@ def _converter_class():
 
 
 def export_ct2(module, out_dir: str | os.PathLike, quantization: str | None = None) -> Path:
-    """HF export (in a temporary directory beside OUT_DIR), then CTranslate2 conversion into OUT_DIR, plus
-    tokenizer.json. `quantization`: None (float32) or one of QUANTIZATIONS."""
+    """HF export (in a temporary directory beside OUT_DIR), then CTranslate2 conversion plus tokenizer.json
+    into another one, moved into place as OUT_DIR at the end: a failure (a full disk, an interrupted
+    conversion) leaves no half-written export. `quantization`: None (float32) or one of QUANTIZATIONS."""
     if quantization is not None and quantization not in QUANTIZATIONS:
         raise ValueError(f"--quantization {quantization!r} is not one of {QUANTIZATIONS}")
     out_dir = Path(out_dir)
+    check_exportable(module.model.config)
     check_output_dir(out_dir)
     try:
         converter_class = _converter_class()
     except ImportError as error:
         raise ImportError("--to ct2 needs CTranslate2: pip install 'transformer_lab[export]' "
                           f"(or pip install ctranslate2); {error}") from error
-    hf_dir = out_dir.parent / f".{out_dir.name}.{os.getpid()}.hf.tmp"
+    staging = make_staging_dir(out_dir, "ct2")
+    hf_dir = staging / "hf"
+    ct2_dir = staging / "ct2"
     try:
         export_hf(module, hf_dir)
-        converter_class(str(hf_dir)).convert(str(out_dir), quantization=quantization, force=out_dir.exists())
-        shutil.copyfile(hf_dir / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
+        try:
+            converter_class(str(hf_dir)).convert(str(ct2_dir), quantization=quantization)
+            shutil.copyfile(hf_dir / TOKENIZER_FILE, ct2_dir / TOKENIZER_FILE)
+        except OSError as error:
+            raise_write_failure(error, out_dir)
+        move_into_place(ct2_dir, out_dir)
     finally:
-        shutil.rmtree(hf_dir, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return out_dir
 
 

@@ -41,6 +41,38 @@ def check_output_dir(out_dir: Path) -> None:
                           "or remove it first (nothing was written)")
 
 
+def make_staging_dir(out_dir: Path, kind: str) -> Path:
+    """A new temporary directory beside `out_dir` (same file system: renamed into place at the end);
+    ExportError naming OUT_DIR when that place cannot be written (read-only, a file in the path, ...)."""
+    staging = out_dir.parent / f".{out_dir.name}.{os.getpid()}.{kind}.tmp"
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+    except OSError as error:
+        raise ExportError(f"cannot write {out_dir}: {error.strerror or error} ({error.filename or out_dir.parent}); "
+                          "choose an OUT_DIR in a writable place (nothing was written)") from None
+    return staging
+
+
+def raise_write_failure(error: Exception, out_dir: Path) -> None:
+    """Re-raise an I/O failure while writing the export (OSError, or safetensors' SafetensorError for the same
+    thing) as one ExportError line naming OUT_DIR; anything else as it is."""
+    if isinstance(error, (ExportError, ImportError)):
+        raise error
+    if not isinstance(error, OSError) and type(error).__name__ != "SafetensorError":
+        raise error
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).splitlines()[0]
+    raise ExportError(f"writing the export for {out_dir} failed: {reason}; nothing was written there (free space "
+                      "on that disk, or choose another OUT_DIR, then run the export again)") from None
+
+
+def move_into_place(staging: Path, out_dir: Path) -> None:
+    """The finished export `staging` becomes `out_dir` (which is absent or empty: check_output_dir)."""
+    if out_dir.exists():
+        out_dir.rmdir()  # empty (checked before anything was written)
+    os.replace(staging, out_dir)
+
+
 def export_hf(module, out_dir: str | os.PathLike) -> Path:
     """Write `module` (a TranslationModule from `module_from_checkpoint`) as a MarianMT directory.
 
@@ -55,14 +87,13 @@ def export_hf(module, out_dir: str | os.PathLike) -> Path:
     if tokenizer is None:
         raise ExportError("the checkpoint carries no tokenizer (`tokenizer_json`); checkpoints written by "
                           "transformer_lab.train and average_checkpoints do")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.{os.getpid()}.tmp"
-    staging.mkdir()
+    staging = make_staging_dir(out_dir, "hf")
     try:
-        write_hf_directory(model, tokenizer.to_json(), module.decoding_config.test, staging)
-        if out_dir.exists():
-            out_dir.rmdir()  # empty (checked above)
-        os.replace(staging, out_dir)
+        try:
+            write_hf_directory(model, tokenizer.to_json(), module.decoding_config.test, staging)
+        except Exception as error:  # noqa: BLE001  safetensors reports a full disk as its own SafetensorError
+            raise_write_failure(error, out_dir)
+        move_into_place(staging, out_dir)
     finally:
         if staging.exists():
             shutil.rmtree(staging)

@@ -4,8 +4,11 @@ their scores, and a warning instead of a crash for a line the model cannot take.
 Shared by `translate` (the command line) and `inference.scoring` (evaluate on test files). A line is
 whitespace-normalized and BPE-encoded; an empty line gets no hypotheses. A line the model cannot take (longer
 than a learned position table, or whose maximum output length exceeds it) is reported through `warn` and
-gets no hypotheses either; the other lines are translated. Scores are length-normalized log-probabilities
-(GNMT penalty).
+gets no hypotheses either, as does a line longer than `max_source_tokens` (attention costs grow with the
+square of a line's length: a multi-megabyte line would otherwise run for hours); the other lines are
+translated. A hypothesis never holds a line break (a byte-level vocabulary has "\\n", "\\r", U+2028 ...
+pieces): each becomes a space, so output line i stays the translation of input line i. Scores are
+length-normalized log-probabilities (GNMT penalty).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+# the characters str.splitlines() breaks on: none may appear inside one output line
+_LINE_BREAKS = str.maketrans({c: " " for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
 
 import numpy as np
 import torch
@@ -43,18 +49,29 @@ class LineTranslator:
     through `warn(line_number, reason)` and gets no hypotheses."""
 
     def __init__(self, module: TranslationModule, search: SearchConfig, *, n_best: int = 1, max_tokens: int = 4096,
-                 device: str = "cpu", precision: str = "fp32", warn: Callable[[int, str], None] | None = None) -> None:
+                 device: str = "cpu", precision: str = "fp32", warn: Callable[[int, str], None] | None = None,
+                 max_source_tokens: int | None = None) -> None:
         self.module, self.search, self.n_best, self.max_tokens = module.to(device).eval(), search, n_best, max_tokens
+        self.max_source_tokens = max_source_tokens  # None: no limit but the model's own
         self.device, self.tokenizer = torch.device(device), module.tokenizer
         self.bf16 = precision == "bf16"
         self.warn = warn or (lambda number, reason: print(f"warning: line {number}: {reason}", file=sys.stderr))
 
     def translate(self, lines: list[str], first_line_number: int = 1) -> list[list[Hypothesis]]:
         """Hypotheses (best first, up to n_best) for each line; [] for an empty or skipped line."""
-        pieces = [self.tokenizer.encode(text) if (text := normalize_whitespace(line)) else None for line in lines]
         results: list[list[Hypothesis]] = [[] for _ in lines]
+        pieces: list[list[int] | None] = []  # None: nothing to translate (empty, or refused)
         todo = []
-        for i, ids in enumerate(pieces):
+        for i, line in enumerate(lines):
+            text = normalize_whitespace(line)
+            words = len(text.split())  # a lower bound on its tokens, known before (slowly) encoding a huge line
+            if self.max_source_tokens is not None and words + 1 > self.max_source_tokens:
+                self.warn(first_line_number + i, f"at least {words + 1} tokens (one per word, eos included), more "
+                          f"than --max-source-tokens {self.max_source_tokens}; its output line is left empty")
+                pieces.append(None)
+                continue
+            ids = self.tokenizer.encode(text) if text else None
+            pieces.append(ids)
             problem = self.length_problem(len(ids) + 1) if ids is not None else None  # + 1: the source's eos
             if problem:
                 self.warn(first_line_number + i, problem + "; its output line is left empty")
@@ -79,6 +96,9 @@ class LineTranslator:
     def length_problem(self, n_tokens: int) -> str | None:
         """Why a source of n_tokens (eos included) cannot be translated, or None. Only learned position
         tables have a limit (model.positional.max_len); the other schemes extend to any length."""
+        if self.max_source_tokens is not None and n_tokens > self.max_source_tokens:
+            return (f"{n_tokens} tokens (eos included), more than --max-source-tokens {self.max_source_tokens}; "
+                    "raise it to translate this line")
         cfg = self.module.model.config
         if cfg.positional.name != "learned":
             return None
@@ -111,7 +131,8 @@ class LineTranslator:
         else:
             tokens, scores = out.nbest_tokens, out.nbest_scores  # (B, N, L), (B, N)
         return [
-            [Hypothesis(float(score), self.tokenizer.decode(ids)) for ids, score in zip(rows.tolist(), row_scores)]
+            [Hypothesis(float(score), self.tokenizer.decode(ids).translate(_LINE_BREAKS))
+             for ids, score in zip(rows.tolist(), row_scores)]
             for rows, row_scores in zip(tokens, scores.tolist())
         ]
 

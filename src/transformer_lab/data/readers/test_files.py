@@ -4,7 +4,9 @@
 - SGML (`.sgm`, WMT <= 2020): the source and the reference `.sgm` files;
 - XML (`.xml`, WMT >= 2021): one file holding both sides; `ref` may be left out (or be the same file).
 The readers are the corpus readers' (`wmt_formats.py`, `textio.py`); references get the same whitespace
-normalization as the dev and test splits of a corpus.
+normalization as the dev and test splits of a corpus. Lines end at "\\n" only (a CRLF file reads as its LF
+twin); files of unequal line counts, a source that is empty or blank only, and bytes that are not UTF-8 are
+refused naming the file (and line).
 """
 
 from __future__ import annotations
@@ -49,5 +51,9 @@ def read_test_set(src: str | None, ref: str | None, src_lang: str | None = None,
             sources, references = read_lines(src_path), read_lines(ref_path)
             check_aligned(sources, references, str(src_path), str(ref_path))
     if not sources:
-        raise DataError(f"evaluate: src={src_path} holds no sentences.")
+        raise DataError(f"evaluate: src={src_path} holds no sentences (the file is empty); give the test set's "
+                        "source file.")
+    if not any(line.strip() for line in sources):  # all blank: a BLEU of nothing against the references
+        raise DataError(f"evaluate: src={src_path} holds no sentences: its {len(sources)} lines are all empty; "
+                        "give the test set's source file.")
     return sources, [normalize_whitespace(line) for line in references]

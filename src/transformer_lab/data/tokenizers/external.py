@@ -42,12 +42,18 @@ REQUIRED = ("bos", "eos")
 
 def check_tokenizer_file(path: str | Path) -> Path:
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise DataError(f"data.tokenizer_file={path} is a directory; give the tokenizer file inside it (a Hugging "
+                        "Face tokenizer.json or a sentencepiece .model).")
     if not path.is_file():
         raise DataError(f"data.tokenizer_file={path}: file not found. Give a Hugging Face tokenizer.json or a "
                         "sentencepiece .model file, or leave it null to train a BPE on the corpus.")
     if path.suffix not in (".json", ".model"):
         raise DataError(f"data.tokenizer_file={path}: expected a Hugging Face tokenizer `.json` or a "
                         "sentencepiece `.model` file (named by its suffix).")
+    if path.stat().st_size == 0:
+        raise DataError(f"data.tokenizer_file={path} is empty (0 bytes: an interrupted copy?); copy the tokenizer "
+                        "file again.")
     return path
 
 
@@ -118,10 +124,13 @@ def _remapped_order(pieces: list[tuple[str, float]], roles: dict[str, str | None
     if missing:
         present = sorted({piece for piece, _ in pieces if piece.startswith(("<", "[")) and len(piece) < 20})[:20]
         wanted = "; ".join(f"{role}: one of {', '.join(ROLE_NAMES[role])}" for role in missing)
+        ordinary = [name for role in missing for name in ROLE_NAMES[role] if name in dict(pieces)]
+        hint = (f"; {', '.join(ordinary)} {'is an ordinary token' if len(ordinary) == 1 else 'are ordinary tokens'} "
+                "there, not special ones: mark them special (`special: true` in `added_tokens`)") if ordinary else ""
         raise DataError(
             f"data.tokenizer_file={path}: cannot map its special tokens to transformer_lab's (pad 0, bos 1, "
             f"eos 2, unk 3): no {' and no '.join(missing)} token found (looked for special tokens named {wanted}; "
-            f"the file has {present or 'no such tokens'}). Add them to the tokenizer as special tokens, or use "
+            f"the file has {present or 'no such tokens'}{hint}). Add them to the tokenizer as special tokens, or use "
             "another tokenizer (or none: a BPE is then trained on the corpus).")
     scores = dict(pieces)
     floor = min(scores.values(), default=0.0)
@@ -157,7 +166,10 @@ def _from_sentencepiece(path: Path) -> HFTokenizer:
     except Exception as error:  # protobuf's DecodeError
         raise DataError(f"data.tokenizer_file={path}: not a sentencepiece model ({error}).") from None
     trainer, normalizer = proto.trainer_spec, proto.normalizer_spec
-    if not proto.pieces or trainer.model_type not in (_UNIGRAM, _BPE):
+    if not proto.pieces:  # protobuf parses a truncated or foreign file into an empty model without complaint
+        raise DataError(f"data.tokenizer_file={path}: not a sentencepiece model (it holds no pieces: a truncated "
+                        "copy or another kind of file).")
+    if trainer.model_type not in (_UNIGRAM, _BPE):
         raise DataError(f"data.tokenizer_file={path}: sentencepiece model type {trainer.model_type} is not "
                         "supported (unigram or BPE).")
     pieces = [(piece.piece, _stable_score(piece.score)) for piece in proto.pieces]
