@@ -196,3 +196,23 @@ def test_wandb_runs_read_the_best_from_the_summary_and_the_last_from_the_history
     (record,) = read_wandb_runs("me/transformer_lab")
     assert (record.dev_bleu, record.best_dev_bleu, record.best_dev_bleu_step) == (24.0, 26.0, 50000)
     assert record.seed == 2 and record.provenance["versions"]["torch"] == "2.13.0"
+
+
+def test_the_paper_bleu_stands_beside_our_tokenized_dev_bleu_with_the_caveats(tmp_path):
+    tokenized = summary(ppl=40.0, bleu=2.5)
+    tokenized["last_val"]["val/paper_bleu"] = 3.25
+    make_job(tmp_path, 0, ["experiment=table3/base", "debug=tiny"], tokenized, CURVE)
+    make_job(tmp_path, 1, ["experiment=table3/C4", "debug=tiny"], summary(ppl=80.0, bleu=0.5), CURVE)  # no val/paper_bleu
+    assert report_main([str(tmp_path)]) == 0
+    header, *rows = md_rows(tmp_path / "report.md")
+    assert header.index("paper BLEU") == header.index("dev tokenized BLEU") + 1  # side by side
+    assert header.index("dev BLEU") == header.index("paper BLEU") + 1  # sacreBLEU next to them
+    table = {row[0]: dict(zip(header, row)) for row in rows}
+    assert (table["base"]["dev tokenized BLEU"], table["base"]["paper BLEU"], table["base"]["dev BLEU"]) == \
+        ("3.25", "25.8", "2.50")
+    assert table["C4"]["dev tokenized BLEU"] == ""
+    assert {row["row"]: row["dev_paper_bleu_mean"] for row in read_csv(tmp_path / "report.csv")} == \
+        {"base": "3.25", "C4": ""}
+    text = (tmp_path / "report.md").read_text()
+    assert "Moses tokenizer.perl + ##AT## compound splitting + multi-bleu.perl" in text
+    assert "Perplexity is per wordpiece, and the paper's wordpieces" in text

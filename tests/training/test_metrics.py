@@ -1,7 +1,7 @@
 import pytest
 import sacrebleu
 
-from transformer_lab.training.module.metrics import CorpusBLEU, CorpusChrF, compound_split, paper_style_bleu
+from transformer_lab.training.module.metrics import CorpusBLEU, CorpusChrF, paper_style_bleu
 
 HYPS = [
     "the cat sat on the mat",
@@ -61,11 +61,6 @@ def test_chrf_plus_plus_equals_sacrebleu_chrf_word_order_2():
 def test_signature_names_tokenizer_and_version():
     signature = CorpusBLEU().signature()
     assert "tok:13a" in signature and "version:" in signature
-
-
-def test_compound_split_like_tensor2tensor():
-    assert compound_split("a well-known long-term plan") == "a well ##AT##-##AT## known long ##AT##-##AT## term plan"
-    assert compound_split("a - b") == "a - b"
 
 
 def test_paper_style_bleu_is_higher_on_hyphenated_mismatch():

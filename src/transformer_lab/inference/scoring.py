@@ -1,10 +1,13 @@
-"""Scoring a checkpoint: its translations of a split or of a test set in files, measured with sacreBLEU (BLEU
-with its signature, chrF, chrF++) and the paper-style tokenized BLEU, and the evaluation record.
+"""Scoring translations: a checkpoint's of a split or of a test set in files, or an existing hypothesis file,
+measured with sacreBLEU (BLEU with its signature, chrF, chrF++) and the tokenized BLEU (as in the paper,
+`training/module/tokenized_bleu.py`), and the evaluation record.
 
 A split (`valid` or `test`) is read through the data module the checkpoint's own data settings describe and
 translated by a Lightning trainer; a test set in files (`src` / `ref`: plain text, WMT's SGML or XML, see
-`data.readers.test_files`) needs no corpus or cache and is translated with `inference.translation`. The
-record is written as `evaluation.json` beside the hypotheses (`NAME.hyp.txt`).
+`data.readers.test_files`) needs no corpus or cache and is translated with `inference.translation`; a
+hypothesis file (`hyp` / `ref`, from this lab or another toolkit) is scored as it is (`score_files`). The
+record is written as `evaluation.json` beside the hypotheses (`NAME.hyp.txt`), or where `output=` says.
+The record names the test set when the reference is one the lab prepared (`inference/test_sets.py`).
 
 `evaluate` (the command line) composes the settings, calls `evaluate_checkpoint` and prints.
 """
@@ -130,23 +133,88 @@ def translate_test_files(
     return hypotheses, references, Path(src or ref).name
 
 
-def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> tuple[dict[str, Any], BLEUScore]:
-    """The record's scores (bleu, bleu_signature, chrf, chrf++, paper_style_bleu) and sacreBLEU's BLEU score."""
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[str],
+                  tgt_lang: str | None = "de") -> tuple[dict[str, Any], BLEUScore]:
+    """The record's scores and sacreBLEU's BLEU score. `sacrebleu` (with `sacrebleu_signature`) is the number
+    to publish; `paper_bleu` is the tokenized BLEU (as in the paper) for `tgt_lang` (None, or not a language
+    code: not computed, None). `bleu`, `bleu_signature` and `paper_style_bleu` repeat them under the names
+    earlier records used."""
     import sacrebleu
 
-    from transformer_lab.training.module.metrics import paper_style_bleu
+    from transformer_lab.training.module.tokenized_bleu import LANGUAGE_CODE, tokenized_bleu
 
     bleu = sacrebleu.metrics.BLEU()
     bleu_score = bleu.corpus_score(hypotheses, [references])
-    chrf = sacrebleu.metrics.CHRF()
+    signature = str(bleu.get_signature())
+    paper = None
+    if tgt_lang is not None and LANGUAGE_CODE.fullmatch(tgt_lang):
+        paper = tokenized_bleu(hypotheses, references, tgt_lang).score
     scores = {
-        "bleu": bleu_score.score,
-        "bleu_signature": str(bleu.get_signature()),
-        "chrf": chrf.corpus_score(hypotheses, [references]).score,
+        "sacrebleu": bleu_score.score,
+        "sacrebleu_signature": signature,
+        "paper_bleu": paper,
+        "paper_bleu_method": None if paper is None else paper_bleu_method(tgt_lang),
+        "tgt_lang": tgt_lang,
+        "chrf": sacrebleu.metrics.CHRF().corpus_score(hypotheses, [references]).score,
         "chrf++": sacrebleu.metrics.CHRF(word_order=2).corpus_score(hypotheses, [references]).score,
-        "paper_style_bleu": paper_style_bleu(hypotheses, references),
+        "bleu": bleu_score.score,
+        "bleu_signature": signature,
+        "paper_style_bleu": paper,
     }
     return scores, bleu_score
+
+
+def paper_bleu_method(tgt_lang: str) -> str:
+    """How `paper_bleu` was computed, in words, for the record and the printed line."""
+    from transformer_lab.training.module.tokenized_bleu import COMPOUND_SPLIT_LANGUAGES
+
+    split = " + ##AT## compound splitting" if tgt_lang in COMPOUND_SPLIT_LANGUAGES else ""
+    return f"Moses tokenizer.perl -l {tgt_lang}{split} + multi-bleu.perl"
+
+
+def name_test_set(record: dict[str, Any], ref: str | None, tgt_lang: str | None) -> None:
+    """Adds `test_set` (the prepared WMT set `ref` is, or None) and `test_set_warning` to `record`."""
+    from transformer_lab.inference.test_sets import identify_test_set, reference_warning
+
+    n = record["n_sentences"]
+    found = identify_test_set(ref, tgt_lang, n) if ref is not None else None
+    record["test_set"] = found.as_record() if found is not None else None
+    record["test_set_warning"] = reference_warning(tgt_lang, n)
+
+
+def score_files(hyp: str | os.PathLike | None, ref: str | os.PathLike | None, tgt_lang: str | None) -> Evaluation:
+    """Scores an existing hypothesis file against a reference file (plain text, one sentence a line, line i
+    translating the same source as line i); no checkpoint is needed. `tgt_lang` (e.g. "de", "fr") picks the
+    tokenized BLEU's rules. DataError naming the setting and the fix for a user's mistake."""
+    from transformer_lab.data.errors import DataError
+    from transformer_lab.data.readers.textio import read_lines
+    from transformer_lab.training.module.tokenized_bleu import LANGUAGE_CODE
+
+    if ref is None:
+        raise DataError(f"evaluate: hyp={hyp} needs ref=FILE (the reference translations, one per line).")
+    if tgt_lang is None or not LANGUAGE_CODE.fullmatch(str(tgt_lang)):
+        raise DataError(f"evaluate: hyp={hyp} needs tgt_lang= set to the references' language code, e.g. "
+                        f"tgt_lang=de or tgt_lang=fr (got tgt_lang={tgt_lang}); it picks the tokenized BLEU's rules.")
+    paths = {"hyp": Path(hyp).expanduser(), "ref": Path(ref).expanduser()}
+    for key, path in paths.items():
+        if not path.is_file():
+            raise DataError(f"evaluate: {key}={path}: file not found.")
+        if path.suffix in (".sgm", ".xml"):
+            raise DataError(f"evaluate: {key}={path}: with hyp= give plain text, one sentence a line (for WMT "
+                            f".sgm / .xml test sets translate with ckpt=PATH src=FILE ref=FILE).")
+    hypotheses = read_lines(paths["hyp"])
+    references = read_lines(paths["ref"])  # as they are, like the sacrebleu and Perl commands read them
+    if len(hypotheses) != len(references):
+        raise DataError(f"evaluate: hyp={paths['hyp']} has {len(hypotheses):,} lines but ref={paths['ref']} has "
+                        f"{len(references):,}; give the hypotheses of exactly the reference's sentences, in order.")
+    if not references:
+        raise DataError(f"evaluate: ref={paths['ref']} holds no sentences.")
+    scores, bleu_score = corpus_scores(hypotheses, references, tgt_lang)
+    record = {"checkpoint": None, "split": None, "hyp": str(hyp), "src": None, "ref": str(ref), "global_step": None,
+              **scores, "n_sentences": len(hypotheses)}
+    name_test_set(record, str(paths["ref"]), tgt_lang)
+    return Evaluation(record=record, hypotheses=hypotheses, name=paths["hyp"].name.removesuffix(".txt")
+                      .removesuffix(".hyp"), bleu=bleu_score)
 
 
 def evaluate_checkpoint(
@@ -169,24 +237,44 @@ def evaluate_checkpoint(
         hypotheses, references, checkpoint = translate_split(checkpoint_path, split, make_trainer=make_trainer,
                                                              search=search, data_overrides=data_overrides)
         name = split
-    scores, bleu_score = corpus_scores(hypotheses, references)
+    language = evaluation_language(tgt_lang, checkpoint)
+    scores, bleu_score = corpus_scores(hypotheses, references, language)
     record = {
         "checkpoint": str(checkpoint_path),
         "split": None if on_files else split,
+        "hyp": None,
         "src": src,
         "ref": ref,
         "global_step": checkpoint.get("global_step"),
         **scores,
         "n_sentences": len(hypotheses),
     }
+    if on_files:
+        name_test_set(record, ref if ref is not None else src, language)
+    else:
+        record["test_set"], record["test_set_warning"] = None, None  # the split of the checkpoint's own corpus
     return Evaluation(record=record, hypotheses=hypotheses, name=name, bleu=bleu_score)
 
 
-def write_evaluation(evaluation: Evaluation, output_dir: Path) -> Path:
-    """Writes `NAME.hyp.txt` (one hypothesis per line) and `evaluation.json` into `output_dir` (made if need
-    be); returns the hypotheses' path."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    hyp_path = output_dir / f"{evaluation.name}.hyp.txt"
-    hyp_path.write_text("".join(h + "\n" for h in evaluation.hypotheses), encoding="utf-8")
-    (output_dir / "evaluation.json").write_text(json.dumps(evaluation.record, indent=2), encoding="utf-8")
-    return hyp_path
+def evaluation_language(tgt_lang: str | None, checkpoint: Mapping[str, Any]) -> str:
+    """The target language the tokenized BLEU uses: `tgt_lang` if given, else the checkpoint's data
+    settings' `tgt_lang`, else "de" (the built-in corpus, whose target is simplified German, names none)."""
+    if tgt_lang:
+        return str(tgt_lang)
+    return str((checkpoint.get("data_config") or {}).get("tgt_lang") or "de")
+
+
+def write_evaluation(evaluation: Evaluation, output_dir: Path, output: str | os.PathLike | None = None,
+                     write_hypotheses: bool = True) -> tuple[Path | None, Path]:
+    """Writes `NAME.hyp.txt` (one hypothesis per line, unless `write_hypotheses` is off) into `output_dir`
+    (made if need be) and the record to `output` (default `output_dir/evaluation.json`; its folder made if
+    need be); returns (the hypotheses' path or None, the record's path)."""
+    hyp_path = None
+    if write_hypotheses:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        hyp_path = output_dir / f"{evaluation.name}.hyp.txt"
+        hyp_path.write_text("".join(h + "\n" for h in evaluation.hypotheses), encoding="utf-8")
+    record_path = Path(output).expanduser() if output is not None else output_dir / "evaluation.json"
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record_path.write_text(json.dumps(evaluation.record, indent=2), encoding="utf-8")
+    return hyp_path, record_path

@@ -50,10 +50,16 @@ def write_report(records: list[RunRecord], out_dir: Path, source: str, figures: 
         f"{'; W&B group ' + ', '.join(groups) if groups else ''}. "
         "Layout of the paper's Table 3: hyperparameter cells are blank where equal to the `base` row. Runs that "
         "differ only by their seed are one row: `seeds` is completed/all, and the numbers are the mean ± sample "
-        "standard deviation over the completed seeds (failed or diverged seeds are never averaged in). dev PPL, "
-        "BLEU, chrF and chrF++ (sacreBLEU) are the last evaluation on the dev set (the paper: newstest2013, beam "
-        "search, no checkpoint averaging); best dev BLEU is each run's best evaluation; params count each shared "
-        "matrix once. Paper columns: Table 3 of Vaswani et al. (2017), for rows it has.",
+        "standard deviation over the completed seeds (failed or diverged seeds are never averaged in). Every dev "
+        "number is the last evaluation on the dev set (the paper: newstest2013, beam search, no checkpoint "
+        "averaging). Like with like: `paper BLEU` (Table 3 of Vaswani et al., 2017) is tokenized BLEU, Moses "
+        "tokenizer.perl + ##AT## compound splitting + multi-bleu.perl, so it stands beside `dev tokenized BLEU`, "
+        "the same computation on our dev output (`val/paper_bleu`; empty for runs that did not log it); `dev "
+        "BLEU`, chrF and chrF++ are sacreBLEU's (13a), the numbers to publish, and run below the tokenized BLEU "
+        "(they do not split hyphenated compounds into three tokens). Perplexity is per wordpiece, and the paper's "
+        "wordpieces (a ~37k shared vocabulary) are not ours: `dev PPL` and `paper PPL` compare only runs with the "
+        "same vocabulary. best dev BLEU is each run's best sacreBLEU evaluation; params count each shared matrix "
+        "once. Paper columns for rows the paper has.",
         "",
         significance_note(n_samples, seed, split, base.label if base is not None else None),
     ]

@@ -44,7 +44,8 @@ class RunRecord:
     seed: int | None = None
     global_step: int | None = None
     dev_ppl: float | None = None  # last evaluation (Table 3 reports the final model)
-    dev_bleu: float | None = None
+    dev_bleu: float | None = None  # sacreBLEU
+    dev_paper_bleu: float | None = None  # tokenized BLEU (as in the paper): what Table 3's BLEU column is
     dev_chrf: float | None = None
     dev_chrf_pp: float | None = None  # chrF++
     best_dev_bleu: float | None = None
@@ -140,6 +141,7 @@ def read_local_run(job_dir: Path) -> RunRecord:
         record.error = summary.get("error")
         record.global_step = summary.get("global_step")
         record.dev_ppl, record.dev_bleu = last.get("val/ppl"), last.get("val/bleu")
+        record.dev_paper_bleu = last.get("val/paper_bleu")  # logged by runs whose module records it
         record.dev_chrf, record.dev_chrf_pp = last.get("val/chrf"), last.get("val/chrf++")
         record.provenance = summary.get("provenance") or {}
         record.best_dev_bleu = summary.get("best_val_bleu")
@@ -204,6 +206,7 @@ def read_wandb_runs(project: str, group: str | None = None) -> list[RunRecord]:
             hparams=hparams_from_config(select), seed=config.get("seed"),
             global_step=summary.get("trainer/global_step"),
             dev_ppl=_last(curves, "val/ppl", summary), dev_bleu=_last(curves, "val/bleu", summary),
+            dev_paper_bleu=_last(curves, "val/paper_bleu", summary),
             dev_chrf=_last(curves, "val/chrf", summary), dev_chrf_pp=_last(curves, "val/chrf++", summary),
             best_dev_bleu=_best(curves, "val/bleu", summary), best_dev_bleu_step=summary.get("val/bleu_best_step"),
             test_bleu=summary.get("test/bleu"), params=(config.get("parameters") or {}).get("total"),

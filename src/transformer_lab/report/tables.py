@@ -16,7 +16,8 @@ from transformer_lab.report.significance import ALPHA, PairedComparison
 
 HPARAM_COLUMNS = ["N", "d_model", "d_ff", "h", "d_k", "d_v", "P_drop", "eps_ls", "positional", "norm", "steps"]
 METRICS = {  # CSV prefix -> RunRecord attribute
-    "dev_bleu": "dev_bleu", "dev_ppl": "dev_ppl", "test_bleu": "test_bleu", "dev_chrf": "dev_chrf",
+    "dev_bleu": "dev_bleu", "dev_paper_bleu": "dev_paper_bleu", "dev_ppl": "dev_ppl", "test_bleu": "test_bleu",
+    "dev_chrf": "dev_chrf",
     "dev_chrf++": "dev_chrf_pp", "best_dev_bleu": "best_dev_bleu",
 }
 CSV_COLUMNS = ["row", "status", "n_seeds", "n_not_completed", "seeds", "differs_by", *HPARAM_COLUMNS,
@@ -141,9 +142,11 @@ def fmt_comparison(comparison: PairedComparison | str | None) -> tuple[str, str]
 def markdown_table(rows: list[ReportRow], comparisons: dict[str, PairedComparison | str]) -> str:
     ordered = order_rows(rows)
     base = reference_row(ordered)
-    header = ["row", "status", "seeds", *HPARAM_COLUMNS, "dev PPL", "dev BLEU", "test BLEU", "dev chrF",
-              "dev chrF++", "best dev BLEU", "params x10^6", "Δ BLEU vs baseline [95% CI]", "p",
-              "paper PPL", "paper BLEU", "paper params x10^6"]
+    # like with like: the paper's BLEU (tokenized, compound-split, newstest2013) beside the same computation
+    # on our dev output, sacreBLEU next to them; perplexities (per wordpiece of different vocabularies) apart
+    header = ["row", "status", "seeds", *HPARAM_COLUMNS, "dev tokenized BLEU", "paper BLEU", "dev BLEU",
+              "test BLEU", "dev chrF", "dev chrF++", "best dev BLEU", "params x10^6", "Δ BLEU vs baseline [95% CI]",
+              "p", "dev PPL", "paper PPL", "paper params x10^6"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in ordered:
         cells = []
@@ -155,11 +158,12 @@ def markdown_table(rows: list[ReportRow], comparisons: dict[str, PairedCompariso
                 cells.append(fmt_steps(value) if key == "steps" else ("" if value is None else str(value)))
         paper = paper_row(row)
         cells += [
-            fmt_mean_std(row, "dev_ppl", 2), fmt_mean_std(row, "dev_bleu", 2), fmt_mean_std(row, "test_bleu", 2),
+            fmt_mean_std(row, "dev_paper_bleu", 2), fmt_number(paper.bleu, 1) if paper else "",
+            fmt_mean_std(row, "dev_bleu", 2), fmt_mean_std(row, "test_bleu", 2),
             fmt_mean_std(row, "dev_chrf", 1), fmt_mean_std(row, "dev_chrf_pp", 1),
             fmt_mean_std(row, "best_dev_bleu", 2), fmt_params(row.params),
             *fmt_comparison(comparisons.get(row.label)),
-            fmt_number(paper.ppl, 2) if paper else "", fmt_number(paper.bleu, 1) if paper else "",
+            fmt_mean_std(row, "dev_ppl", 2), fmt_number(paper.ppl, 2) if paper else "",
             (f"{paper.params_m:g}" if paper.params_m else "") if paper else "",
         ]
         status = row.status_text.replace("|", "/").replace("\n", " ")

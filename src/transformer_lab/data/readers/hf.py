@@ -29,6 +29,19 @@ def import_datasets() -> Any:
     return datasets
 
 
+def check_hub_name(path: str) -> None:
+    """Refuse what is neither an existing directory nor a Hub name `owner/name` (recent `datasets` refuse
+    names without a namespace: the Hub's WMT14 is `wmt/wmt14`, not `wmt14`)."""
+    if path.startswith(("/", ".", "~")) or "\\" in path:
+        raise DataError(f"data.corpus.path={path!r}: no such directory (a dataset written by save_to_disk); "
+                        f"check the path, or give a Hub name such as wmt/wmt14.")
+    owner, _, name = path.partition("/")
+    if not owner or not name or "/" in name:
+        hint = f"wmt/{path}" if path.startswith("wmt") else "OWNER/NAME"
+        raise DataError(f"data.corpus.path={path!r}: not a directory and not a Hub dataset name of the form "
+                        f"owner/name; use {hint} (e.g. wmt/wmt14 with data.corpus.name=de-en).")
+
+
 class HFCorpus(Corpus):
     """Rows are either `{"translation": {src_lang: .., tgt_lang: ..}}` (WMT on the Hub) or have
     `src_field`/`tgt_field` columns."""
@@ -37,7 +50,7 @@ class HFCorpus(Corpus):
                  splits: Mapping[str, str] | None = None, src_field: str | None = None,
                  tgt_field: str | None = None, revision: str | None = None) -> None:
         if not path:
-            raise DataError("corpus kind hf needs `path`: a dataset name (e.g. wmt14) or a save_to_disk dir.")
+            raise DataError("corpus kind hf needs `path`: a Hub dataset name (e.g. wmt/wmt14) or a save_to_disk dir.")
         if not (src_field and tgt_field) and not (src_lang and tgt_lang):
             raise DataError("corpus kind hf needs src_lang/tgt_lang (translation dicts) or src_field/tgt_field.")
         self.path, self.name, self.revision = path, name, revision
@@ -53,7 +66,15 @@ class HFCorpus(Corpus):
             if local.is_dir():
                 self._dataset = datasets.load_from_disk(str(local))
             else:
-                self._dataset = datasets.load_dataset(self.path, self.name, revision=self.revision)
+                check_hub_name(self.path)
+                try:
+                    self._dataset = datasets.load_dataset(self.path, self.name, revision=self.revision)
+                except (OSError, ValueError, ConnectionError) as err:  # not found, bad config, network
+                    raise DataError(
+                        f"Hugging Face dataset {self.path!r} (config {self.name!r}) could not be loaded: "
+                        f"{type(err).__name__}: {err}. Check data.corpus.path / data.corpus.name (WMT14: "
+                        f"wmt/wmt14 with de-en or fr-en) and the network."
+                    ) from None
             missing = [s for s in SPLITS if self.split_names[s] not in self._dataset]
             if missing:
                 raise DataError(

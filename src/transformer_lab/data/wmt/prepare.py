@@ -3,7 +3,8 @@
 The three steps are separate functions so that parsing and cleaning are tested on small local files in
 the real formats, without the network:
 
-    fetch(task, raw_dir)              downloads the official statmt.org archives and extracts the needed files
+    fetch(task, raw_dir[, base_url])  downloads the official statmt.org archives (or a mirror's), verifies
+                                      them (download.py) and extracts the needed files (extract.py)
     write_layout(task, raw_dir, out)  parses them and writes out/{train,valid,test}.{src,tgt}
 
 Training data: the corpora the paper's recipe uses (same list as fairseq's prepare-wmt14en2*.sh).
@@ -17,28 +18,27 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tarfile
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from transformer_lab.data.errors import DataError
 from transformer_lab.data.readers.cleaning import normalize_whitespace
 from transformer_lab.data.readers.corpora import iter_aligned
+from transformer_lab.data.wmt.download import STATMT, Downloader
+from transformer_lab.data.wmt.extract import extract
 from transformer_lab.data.wmt.formats import read_sgm_pair
+from transformer_lab.data.wmt.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
-STATMT = "https://www.statmt.org"
+HF_DATASET = "wmt/wmt14"  # the Hub's WMT14 (parquet; configs de-en, fr-en; rows {"translation": {de|fr, en}})
 
 
 @dataclass(frozen=True)
 class Task:
     src: str
     tgt: str
-    archives: tuple[str, ...]  # URLs
+    archives: tuple[str, ...]  # paths under statmt.org (or a mirror): keys of download.ARCHIVES
     train: tuple[str, ...]  # file stems: STEM.{src,tgt}[.gz] somewhere inside the archives
     dev: tuple[str, str]  # (source .sgm, reference .sgm) file names
     test: tuple[str, str]
@@ -51,22 +51,22 @@ def _europarl(pair: str) -> str:
 TASKS = {
     "wmt14_en_de": Task(
         "en", "de",
-        archives=(f"{STATMT}/wmt13/training-parallel-europarl-v7.tgz",
-                  f"{STATMT}/wmt13/training-parallel-commoncrawl.tgz",
-                  f"{STATMT}/wmt14/training-parallel-nc-v9.tgz",
-                  f"{STATMT}/wmt14/dev.tgz", f"{STATMT}/wmt14/test-full.tgz"),
+        archives=("wmt13/training-parallel-europarl-v7.tgz",
+                  "wmt13/training-parallel-commoncrawl.tgz",
+                  "wmt14/training-parallel-nc-v9.tgz",
+                  "wmt14/dev.tgz", "wmt14/test-full.tgz"),
         train=(_europarl("de-en"), "commoncrawl.de-en", "news-commentary-v9.de-en"),
         dev=("newstest2013-src.en.sgm", "newstest2013-ref.de.sgm"),
         test=("newstest2014-deen-src.en.sgm", "newstest2014-deen-ref.de.sgm"),
     ),
     "wmt14_en_fr": Task(
         "en", "fr",
-        archives=(f"{STATMT}/wmt13/training-parallel-europarl-v7.tgz",
-                  f"{STATMT}/wmt13/training-parallel-commoncrawl.tgz",
-                  f"{STATMT}/wmt13/training-parallel-un.tgz",
-                  f"{STATMT}/wmt14/training-parallel-nc-v9.tgz",
-                  f"{STATMT}/wmt10/training-giga-fren.tar",
-                  f"{STATMT}/wmt14/dev.tgz", f"{STATMT}/wmt14/test-full.tgz"),
+        archives=("wmt13/training-parallel-europarl-v7.tgz",
+                  "wmt13/training-parallel-commoncrawl.tgz",
+                  "wmt13/training-parallel-un.tgz",
+                  "wmt14/training-parallel-nc-v9.tgz",
+                  "wmt10/training-giga-fren.tar",
+                  "wmt14/dev.tgz", "wmt14/test-full.tgz"),
         train=(_europarl("fr-en"), "commoncrawl.fr-en", "undoc.2000.fr-en", "news-commentary-v9.fr-en",
                "giga-fren.release2.fixed"),
         dev=("newstest2013-src.en.sgm", "newstest2013-ref.fr.sgm"),
@@ -90,52 +90,30 @@ def wanted_files(task: Task) -> set[str]:
 
 
 # ---- step 1: download (network) ----------------------------------------------------------------------
-def download(url: str, directory: Path) -> Path:
-    """Download `url` into `directory` (skipped if already complete), atomically."""
-    target = directory / url.rsplit("/", 1)[-1]
-    if target.is_file() and target.stat().st_size > 0:
-        return target
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=target.name, suffix=".part")
-    log.info("downloading %s", url)
-    try:
-        with urllib.request.urlopen(url) as response, os.fdopen(fd, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            _copy_with_progress(response, out, total, target.name)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
-
-
-def _copy_with_progress(source, out, total: int, label: str) -> None:
-    from rich.progress import Progress
-
-    with Progress(transient=True) as progress:
-        task = progress.add_task(f"downloading {label}", total=total or None)
-        for block in iter(lambda: source.read(1 << 20), b""):
-            out.write(block)
-            progress.update(task, advance=len(block))
-
-
-def extract(archive: Path, names: set[str], directory: Path) -> list[Path]:
-    """Extract the members of `archive` whose file name is in `names` (flat, into `directory`)."""
-    found = []
-    with tarfile.open(archive) as tar:
-        for member in tar:
-            name = member.name.rsplit("/", 1)[-1]
-            if member.isfile() and name in names and not (directory / name).is_file():
-                with tar.extractfile(member) as source, open(directory / name, "wb") as out:  # type: ignore[union-attr]
-                    shutil.copyfileobj(source, out)
-                found.append(directory / name)
-    return found
-
-
-def fetch(task: Task, raw_dir: Path) -> None:
-    """Download the task's archives into raw_dir and extract the files `write_layout` reads."""
+def fetch(task: Task, raw_dir: Path, base_url: str = STATMT, downloader: Downloader | None = None) -> None:
+    """Download, verify and extract the task's archives into raw_dir; a re-run skips what the manifest
+    shows verified and unchanged, and redoes everything else. base_url: statmt.org or a mirror of it."""
+    downloader = downloader or Downloader(base_url)
     raw_dir.mkdir(parents=True, exist_ok=True)
-    for url in task.archives:
-        extract(download(url, raw_dir), wanted_files(task), raw_dir)
+    manifest = Manifest(raw_dir)
+    wanted = wanted_files(task)
+    for relpath in task.archives:
+        record = downloader.record(relpath)
+        archive = raw_dir / relpath.rsplit("/", 1)[-1]
+        if not manifest.archive_verified(archive, record.checksums()):
+            if archive.is_file():  # present but not verified by us (older run, copied in): check it once
+                try:
+                    sums = downloader.verify(relpath, archive)
+                except DataError as err:
+                    log.warning("%s is not the recorded file (%s); downloading it again", archive, err)
+                    archive.unlink()
+            if not archive.is_file():
+                log.info("downloading %s", downloader.url(relpath))
+                archive, sums = downloader.fetch(relpath, raw_dir)
+            manifest.record_archive(archive, downloader.url(relpath), sums)
+        if not manifest.extracted(archive, wanted):
+            log.info("extracting %s", archive.name)
+            manifest.record_extracted(archive, wanted, extract(archive, wanted, raw_dir))
 
 
 # ---- step 2: parse, clean, write (no network) --------------------------------------------------------
@@ -199,11 +177,11 @@ class _AtomicPair:
 
 
 def write_layout_from_hf(task_name: str, out_dir: Path) -> dict[str, int]:
-    """Alternative source: the `wmt14` dataset on the Hugging Face Hub (needs `datasets` and network)."""
+    """Alternative source: the `wmt/wmt14` dataset on the Hugging Face Hub (needs `datasets` and network)."""
     from transformer_lab.data.readers.hf import HFCorpus
 
     task = get_task(task_name)
-    corpus = HFCorpus(path="wmt14", name=f"{task.tgt}-{task.src}", src_lang=task.src, tgt_lang=task.tgt)
+    corpus = HFCorpus(path=HF_DATASET, name=f"{task.tgt}-{task.src}", src_lang=task.src, tgt_lang=task.tgt)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
     for split in ("train", "valid", "test"):

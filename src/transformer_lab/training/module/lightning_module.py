@@ -31,6 +31,7 @@ from transformer_lab.training.module.rng import capture_rng_states_of_every_rank
 from transformer_lab.training.module.run_context import RunContext
 from transformer_lab.training.module.schedule import inverse_sqrt_scheduler
 from transformer_lab.training.module.settings import ModuleSettings
+from transformer_lab.training.module.tokenized_bleu import LANGUAGE_CODE
 from transformer_lab.training.records.provenance import collect_provenance
 
 SUMMARY_EXAMPLE_TOKENS = 32  # source and target length of the model summary's example sentence pair
@@ -177,8 +178,10 @@ class TranslationModule(L.LightningModule):
         self.log(f"{prefix}/n_sentences", self.eval_sentences.compute())
         ordered = self._gather_hypotheses()
         self.translations[split] = ordered
-        if split == "test":
-            self.log(f"{prefix}/paper_bleu", paper_style_bleu(ordered, self._references(split)))
+        tgt_lang = str((self.data_config or {}).get("tgt_lang") or "de")  # the built-in corpus names none
+        if LANGUAGE_CODE.fullmatch(tgt_lang):  # data=tsv names its columns "tgt": no language, no number
+            # every evaluation: the report's Table 3 sets the dev (newstest2013) value beside the paper's
+            self.log(f"{prefix}/paper_bleu", paper_style_bleu(ordered, self._references(split), tgt_lang))
 
     def _gather_hypotheses(self) -> list[str]:
         """Every rank's (index, hypothesis) pairs, merged in split order on every rank."""

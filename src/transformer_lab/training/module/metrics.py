@@ -5,11 +5,13 @@ own per-sentence statistics (n-gram matches and totals, hypothesis and reference
 word n-gram counts for chrF and chrF++), sums them into a torchmetrics state with `dist_reduce_fx="sum"`, and
 `compute()` hands the summed statistics back to sacreBLEU, which computes the score once. The result is
 therefore exactly `sacrebleu.corpus_bleu` over the union of every rank's sentences.
+
+`paper_style_bleu` is the tokenized BLEU (as in the paper) of `tokenized_bleu.py`, under the name the
+module and the records use.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import torch
@@ -70,24 +72,10 @@ class CorpusChrF(SacreStatsMetric):
         super().__init__(chrf, n_stats=3 * (chrf.char_order + chrf.word_order), word_order=word_order)
 
 
-_HYPHEN_BETWEEN_WORDS = re.compile(r"(\S)-(\S)")
+def paper_style_bleu(hypotheses: Sequence[str], references: Sequence[str], tgt_lang: str = "de") -> float:
+    """The tokenized BLEU (as in the paper) of `tokenized_bleu.py`: Moses tokenization, `##AT##` compound
+    splitting for German, multi-bleu.perl's BLEU. For comparison with the paper's tables only; report
+    sacreBLEU as the primary number. `tgt_lang` defaults to German, the language of the paper's Table 3."""
+    from transformer_lab.training.module.tokenized_bleu import tokenized_bleu
 
-
-def compound_split(text: str) -> str:
-    """tensor2tensor's compound splitting used for the paper's BLEU: `a-b` -> `a ##AT##-##AT## b`."""
-    return _HYPHEN_BETWEEN_WORDS.sub(r"\1 ##AT##-##AT## \2", text)
-
-
-def paper_style_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
-    """Tokenized, compound-split BLEU, for comparison with the paper's Table 2 only.
-
-    The hypotheses and references are tokenized with sacreBLEU's 13a tokenizer (standing in for the Moses
-    tokenizer of the original pipeline), hyphenated compounds are split, and BLEU is computed on the
-    result without further tokenization. Report sacreBLEU as the primary number.
-    """
-    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
-
-    tokenize = Tokenizer13a()
-    hyps = [compound_split(tokenize(h)) for h in hypotheses]
-    refs = [compound_split(tokenize(r)) for r in references]
-    return BLEU(tokenize="none", force=True).corpus_score(hyps, [refs]).score  # already tokenized on purpose
+    return tokenized_bleu(hypotheses, references, tgt_lang).score
