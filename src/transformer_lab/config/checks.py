@@ -99,6 +99,18 @@ DATA_CHECKS: dict[str, Check] = {
 TOP_LEVEL_CHECKS: dict[str, Check] = {"seed": integer(0), "fit": BOOLEAN, "test": BOOLEAN}
 
 
+def one_of(options: Mapping[str, Any] | list[str]) -> Check:
+    return (lambda v: v in options), f"one of {', '.join(options)}"
+
+
+# `early_stopping.metric` is checked against the tracked dev metrics by training/preflight.py (one_of)
+EARLY_STOPPING_CHECKS: dict[str, Check] = {
+    "patience": optional(((lambda v: is_int(v) and v >= 1),
+                          "an integer >= 1 (validations without improvement before stopping); null turns it off")),
+    "min_delta": number(0.0),
+}
+
+
 def check_section(values: Mapping[str, Any] | None, checks: Mapping[str, Check], section: str) -> None:
     """Raises ConfigError naming `section.key`, the value and what it must be, for the first bad value."""
     values = values or {}

@@ -20,13 +20,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from transformer_lab.config.checks import (
     DATA_CHECKS,
+    EARLY_STOPPING_CHECKS,
     TOP_LEVEL_CHECKS,
     TRAINER_CHECKS,
     ConfigError,
     check_section,
+    one_of,
 )
 from transformer_lab.special_tokens import PAD_ID
 from transformer_lab.training.module.settings import MODULE_SECTIONS, ModuleSettings
+from transformer_lab.training.records.best_metrics import BEST_OF
 
 
 class SweepConfigError(ValueError):
@@ -47,8 +50,9 @@ def plain(cfg: DictConfig, key: str) -> Any:
 def check_job_config(cfg: DictConfig, multirun: bool) -> ModuleSettings:
     """The checks a training job runs before it starts, without data, weights or processes; returns the
     module settings sized with the planned vocabulary (the data config's BPE size)."""
-    for section, checks in (("", TOP_LEVEL_CHECKS), ("trainer", TRAINER_CHECKS), ("data", DATA_CHECKS)):
-        values = cfg[section] if section else cfg
+    for section, checks in (("", TOP_LEVEL_CHECKS), ("trainer", TRAINER_CHECKS), ("data", DATA_CHECKS),
+                            ("early_stopping", {**EARLY_STOPPING_CHECKS, "metric": one_of(BEST_OF)})):
+        values = (cfg.get(section) or {}) if section else cfg
         values = {key: OmegaConf.to_object(values[key]) if OmegaConf.is_config(values[key]) else values[key]
                   for key in checks if key in values}  # only these keys: others may need Hydra's runtime
         check_section(values, checks, section)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from transformer_lab.checkpointing.writing import AtomicCheckpointIO, ensure_writable_directory
 from transformer_lab.training.cadence import trainer_cadence_kwargs
+from transformer_lab.training.callbacks.early_stopping import early_stopping_callback
 from transformer_lab.training.logging.console import progress_bar_callbacks
 from transformer_lab.training.logging.loggers import build_loggers, row_name
 from transformer_lab.training.records.provenance import collect_provenance
@@ -24,6 +25,9 @@ def build_trainer(cfg: DictConfig, output_dir: Path) -> L.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if not loggers:  # LearningRateMonitor refuses to run without a logger; metrics.jsonl keeps the lr anyway
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    stopper = early_stopping_callback(OmegaConf.to_container(cfg.early_stopping, resolve=True)
+                                      if cfg.get("early_stopping") is not None else None)
+    callbacks += [stopper] if stopper is not None else []  # early_stopping.patience=N; null: off
     callbacks += progress_bar_callbacks(cfg.trainer, callbacks)
     plugins = [instantiate(p) for p in (cfg.trainer.get("plugins") or [])]  # a detector may find no cluster: None
     plugins = [plugin for plugin in plugins if plugin is not None] + [AtomicCheckpointIO()]

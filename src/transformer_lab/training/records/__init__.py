@@ -5,4 +5,5 @@
     best_metrics        BestTracker: the best value of each metric, and W&B's summary of it
     provenance          versions, git state and device of the run
     resume_validation   ValidateWhatWasDue: a resumed run first runs the validation a kill interrupted
+    sweep_status        what a re-launched sweep does with each job (done, resumed, rerun, new), and its table
 """

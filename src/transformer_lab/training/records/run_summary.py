@@ -64,6 +64,9 @@ class RunSummaryCallback(L.Callback):
         value = metrics.get(self.monitor)
         if value is not None and math.isfinite(value) and (self.best is None or value > self.best):
             self.best = value
+            for logger in wandb_loggers(trainer):
+                if trainer.is_global_zero:  # a flat number for W&B Sweeps' `metric` (conf/wandb_sweep/)
+                    logger.experiment.summary[f"best_{self.monitor.replace('/', '_')}"] = value
         for key in self.bests.update(metrics, trainer.global_step):
             for logger in wandb_loggers(trainer):
                 if trainer.is_global_zero:
@@ -106,7 +109,21 @@ class RunSummaryCallback(L.Callback):
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.status == "running":
             self.status = "completed"
+        self._record_early_stop(trainer)
         self._write_summary(trainer, pl_module)
+
+    def _record_early_stop(self, trainer: L.Trainer) -> None:
+        """`stopped_early` (and `stopped_early_step`, the update) in summary.json and the W&B summary, when
+        the run has an early-stopping callback (`early_stopping.patience` set)."""
+        stopper = trainer.early_stopping_callback
+        if stopper is None:
+            return
+        step = getattr(stopper, "stopped_step", None)
+        record = {"stopped_early": step is not None, "stopped_early_step": step}
+        self.extra.update(record)
+        for logger in wandb_loggers(trainer):
+            if trainer.is_global_zero:
+                logger.experiment.summary.update(record)
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.extra.update(self._scalars(trainer, prefix="test/"))
