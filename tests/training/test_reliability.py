@@ -236,3 +236,40 @@ def test_targets_inside_a_checkpoint_are_never_instantiated(tmp_path):
                 "data_config": {"corpus": {"_target_": "os.system", "command": "echo pwned"}}}, path)
     with pytest.raises(CheckpointContentError, match="_target_"):
         module_from_checkpoint(path)
+
+
+# ------------------------------------------------------------------- the first validation after a resume
+SIX_STEPS = [*FAST, "trainer.max_steps=6", "trainer.val_check_interval=2",
+             "callbacks.periodic_checkpoint.every_n_train_steps=2", "callbacks.resume_checkpoint.every_n_train_steps=2"]
+FAULTS = "transformer_lab.training.callbacks.faults"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault, returncode, checkpoint_step", [
+    # SIGKILL in the validation at step 4: last.ckpt (step 4) holds the val loop's progress of the one at step 2
+    ([f"+callbacks.f._target_={FAULTS}.KillDuringValidation", "+callbacks.f.step=4"], -9, 4),
+    # SIGTERM during batch 4: Lightning stops after the first batch of the validation at step 4 and saves there
+    ([f"+callbacks.f._target_={FAULTS}.SignalsAtStep", "+callbacks.f.step=3", "+callbacks.f.signals=[SIGTERM]"], 143, 4),
+    # SIGTERM during batch 3: saved at step 3, between validations; the next is the normal one at step 4
+    ([f"+callbacks.f._target_={FAULTS}.SignalsAtStep", "+callbacks.f.step=2", "+callbacks.f.signals=[SIGTERM]"], 143, 3),
+], ids=["killed-mid-validation", "sigterm-mid-validation", "sigterm-between-validations"])
+def test_every_validation_after_a_resume_scores_the_whole_dev_set(tmp_path, fault, returncode, checkpoint_step):
+    from omegaconf import OmegaConf
+
+    from transformer_lab.data.readers.factory import build_corpus
+
+    run_dir = tmp_path / "run"
+    first = run_cli("transformer_lab.train", *SIX_STEPS, *fault, f"hydra.run.dir={run_dir}", check=False)
+    assert first.returncode == returncode, first.stderr[-3000:]
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == checkpoint_step
+    run_cli("transformer_lab.train", *SIX_STEPS, f"hydra.run.dir={run_dir}")
+
+    data = OmegaConf.load(run_dir / ".hydra" / "config.yaml").data  # the dev set as the corpus has it, raw
+    corpus = build_corpus(OmegaConf.to_container(data.corpus), data.get("dir"), data.get("src_lang"), data.get("tgt_lang"))
+    n_dev = len(corpus.read("valid")[0])
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    scored = {r["step"]: r["val/n_sentences"] for r in records if "val/n_sentences" in r}
+    assert scored == {2: n_dev, 4: n_dev, 6: n_dev}
+    for step in (2, 4, 6):
+        hypotheses = (run_dir / "translations" / f"valid_step{step:07d}.hyp.txt").read_text(encoding="utf-8")
+        assert len(hypotheses.splitlines()) == n_dev
