@@ -13,6 +13,7 @@ TRIAL = [*FAST, "trainer.max_steps=2", "trainer.val_check_interval=2", "callback
          "logger=none"]
 
 
+@pytest.mark.slow  # two Optuna launches of two trials each (~35 s on 2 cores): pytest -m slow
 def test_two_launches_of_two_trials_leave_one_study_of_four_complete_trials(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     for launch in (1, 2):  # each launch in its own sweep directory (the default's timestamp does the same)

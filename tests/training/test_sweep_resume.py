@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from training_helpers import FAST, REPO
 
 from transformer_lab.training.records.sweep_status import (
@@ -52,6 +53,7 @@ def _table_row(output: str, title: str, job: int) -> list[str]:
     return row.split()
 
 
+@pytest.mark.slow  # two multirun launches of two jobs each (~40 s on 2 cores): pytest -m slow
 def test_a_killed_sweep_rerun_with_the_same_command_skips_job_1_and_resumes_job_2(tmp_path):
     sweep_dir = tmp_path / "sweep"
     command = [sys.executable, "-m", "transformer_lab.train", "-m", *SWEEP, f"hydra.sweep.dir={sweep_dir}"]
