@@ -71,6 +71,9 @@ def moses_tokenize(line: str, lang: str) -> str:
     return _moses(lang).tokenize(line, aggressive_dash_splits=False, escape=True, return_str=True)
 
 
+# the references are the same at every validation of a run: tokenized once (Moses and the split took 0.8 s of
+# 1.1 s for 3,000 pairs, on an AMD EPYC), not per validation; bounded, as the hypotheses change every time
+@lru_cache(maxsize=1 << 16)
 def paper_tokenize(line: str, lang: str) -> str:
     """A hypothesis or reference as the paper's BLEU sees it: Moses-tokenized, compounds split for German."""
     tokens = moses_tokenize(line, lang)
