@@ -3,6 +3,8 @@ tokenized BLEU (as in the paper) of a checkpoint on a split; writes the hypothes
 
 `python -m transformer_lab.evaluate ckpt=PATH src=FILE ref=FILE` does the same on any test set: plain
 text (one sentence per line) or WMT's SGML / XML (see `data/readers/test_files.py`); no corpus or cache is needed.
+`python -m transformer_lab.evaluate ckpt=[A.ckpt,B.ckpt] ...` evaluates the ensemble of several checkpoints of one
+vocabulary (their log of the mean probability each step, `decoding/ensemble.py`), in every mode.
 `python -m transformer_lab.evaluate hyp=FILE ref=FILE tgt_lang=de output=OUT.json` scores an existing
 hypothesis file, with no checkpoint. `output=` puts the record elsewhere than the run directory, in every mode.
 The work is done by `transformer_lab.inference.scoring`; this module is its command line."""
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Scores `cfg.ckpt` (or the hypotheses `cfg.hyp`) as conf/evaluate.yaml describes (`inference.scoring`),
+    """Scores `cfg.ckpt` (a path, or a list of paths: an ensemble) (or the hypotheses `cfg.hyp`) as conf/evaluate.yaml describes (`inference.scoring`),
     writes the hypotheses and the record (evaluation.json in the run directory, or `cfg.output`) and prints
     the scores; returns the evaluation record."""
     from transformer_lab.config.checks import ConfigError
@@ -44,7 +46,7 @@ def evaluate(cfg: DictConfig) -> dict:
             ckpt, make_trainer=lambda: evaluation_trainer(cfg.trainer, cfg.paths.output_dir),
             device=inference_device(cfg.trainer), split=cfg.split, src=cfg.get("src"), ref=cfg.get("ref"),
             src_lang=cfg.get("src_lang"), tgt_lang=cfg.get("tgt_lang"), search=cfg.search,
-            max_tokens=cfg.get("max_tokens"), data_overrides=cfg.data_overrides,
+            max_tokens=cfg.get("max_tokens"), data_overrides=cfg.data_overrides, precision=cfg.get("precision"),
         )  # the run directory (paths.output_dir) is resolved once needed: to build the trainer, to write
     else:
         raise ConfigError("evaluate: nothing to score: give ckpt=PATH (a checkpoint to translate with) or "
@@ -82,13 +84,14 @@ def summary_lines(result: dict, bleu) -> list[str]:
 def main(cfg: DictConfig) -> float:
     from transformer_lab.training.logging.console import configure_console
 
+    from transformer_lab.checkpointing.errors import CheckpointError
     from transformer_lab.config.checks import ConfigError
     from transformer_lab.data.errors import DataError
 
     configure_console()
     try:
         return evaluate(cfg)["sacrebleu"]
-    except (ConfigError, DataError) as error:  # a user's mistake, said in one line: no traceback
+    except (ConfigError, DataError, CheckpointError) as error:  # a user's mistake, said in one line: no traceback
         raise SystemExit(f"error: {error}") from None
 
 

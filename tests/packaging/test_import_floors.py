@@ -28,7 +28,8 @@ FLOORS = {
     "training": 4, "resolvers": 4,
     "inference": 5,
     "export": 6, "report": 6, "benchmark": 6,
-    "train": 7, "evaluate": 7, "translate": 7, "describe": 7, "prepare": 7, "average_checkpoints": 7, "": 7,
+    "train": 7, "evaluate": 7, "translate": 7, "describe": 7, "prepare": 7, "average_checkpoints": 7, "import_model": 7,
+    "": 7,
 }
 ENTRY_POINTS = 7
 COMMAND_LINES = {"export.__main__", "report.__main__", "benchmark.__main__", "benchmark.cli"}

@@ -9,6 +9,7 @@
       summary.json                how the run went and ended (RunSummaryCallback, training/records/run_record.py)
       metrics.jsonl               one record per logged update or evaluation (RunSummaryCallback)
       wandb_run_id.txt            the W&B run this directory continues on a relaunch
+      .lock                       held (flock) by the job running in it; its pid inside (training/runtime/run_lock.py)
 
 Every writer and reader of these paths asks a `RunLayout`; the Hydra config of the two ModelCheckpoint
 callbacks spells the same names (`dirpath`, `filename`), checked against this module by the tests.
@@ -29,6 +30,7 @@ CONFIG_DIR = ".hydra"
 SUMMARY_FILE = "summary.json"
 METRICS_FILE = "metrics.jsonl"
 WANDB_ID_FILE = "wandb_run_id.txt"
+LOCK_FILE = ".lock"
 ATTENTION_DIR = "attention"
 TRANSLATIONS_DIR = "translations"
 
@@ -82,6 +84,10 @@ class RunLayout:
     @property
     def wandb_id_file(self) -> Path:
         return self.root / WANDB_ID_FILE
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / LOCK_FILE
 
     def best_checkpoints(self) -> list[Path]:
         return sorted(self.checkpoints_dir.glob(BEST_CHECKPOINT_PATTERN))

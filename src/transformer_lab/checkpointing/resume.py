@@ -61,8 +61,8 @@ def check_resume_compatible(ckpt_path: str | os.PathLike, *, model: Mapping[str,
     except UnreadableCheckpointError as error:
         raise ConfigError(f"cannot resume: {error}\n{_way_on_from(RunLayout(run_dir), Path(ckpt_path))}") from None
     saved_model = checkpoint.get("hyper_parameters", {}).get("model", {})
-    saved = {"model": _with_defaults(saved_model), "data": checkpoint.get("data_config", {})}
-    current = {"model": _with_defaults(model), "data": data or {}}
+    saved = {"model": model_with_defaults(saved_model), "data": checkpoint.get("data_config", {})}
+    current = {"model": model_with_defaults(model), "data": data or {}}
     differences = [
         f"{section}.{key}: {saved[section].get(key)!r} in the checkpoint, {current[section].get(key)!r} now"
         for section in ("model", "data")
@@ -77,7 +77,7 @@ def check_resume_compatible(ckpt_path: str | os.PathLike, *, model: Mapping[str,
         )
 
 
-def _with_defaults(model: Mapping[str, Any]) -> Mapping[str, Any]:
+def model_with_defaults(model: Mapping[str, Any]) -> Mapping[str, Any]:
     """Every field of the model's settings, defaults filled in, so that a checkpoint that stored only the
     keys its config file spelled compares equal to the same settings spelled in full."""
     from transformer_lab.config.parsing import as_plain_dict

@@ -20,6 +20,7 @@ from transformer_lab.data.errors import DataError
 from transformer_lab.data.readers.corpora import Corpus
 from transformer_lab.data.readers.factory import build_corpus
 from transformer_lab.data.tokenizers.bpe import Tokenizer
+from transformer_lab.data.tokenizers.stored import AnyTokenizer, load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class TranslationDataModule(L.LightningDataModule):
         num_workers, pin_memory: DataLoader settings; pin_memory "auto" pins when a CUDA device is visible
             (pinning without one only earns a warning from PyTorch).
         shuffle: shuffle training batches (turn off only for debugging).
+        tokenizer: a tokenizer object to encode with instead of training a BPE or reading `tokenizer_file`
+            (`init_from`: the checkpoint's own); not a config key: the job passes it in.
     """
 
     def __init__(self, corpus: str | Mapping[str, Any] = "builtin", dir: str | None = None,
@@ -93,7 +96,7 @@ class TranslationDataModule(L.LightningDataModule):
                  max_length: int = 250, max_chars: int = 1024, max_length_ratio: float = 1.5,
                  bpe_sample_sentences: int | None = None, tokenizer_file: str | None = None,
                  cache_dir: str = "data_cache", seed: int = 0, num_workers: int = 0,
-                 pin_memory: bool | str = "auto", shuffle: bool = True) -> None:
+                 pin_memory: bool | str = "auto", shuffle: bool = True, tokenizer: AnyTokenizer | None = None) -> None:
         super().__init__()
         self.corpus_spec = corpus  # plain: the data configs instantiate with `_convert_: all`
         self.dir, self.src_lang, self.tgt_lang = dir, src_lang, tgt_lang
@@ -110,6 +113,7 @@ class TranslationDataModule(L.LightningDataModule):
         self.pad_to_multiple_of = pad_to_multiple_of
         self.cache_dir, self.seed, self.shuffle = cache_dir, int(seed), shuffle
         self.num_workers, self.pin_memory = int(num_workers), resolve_pin_memory(pin_memory)
+        self._given_tokenizer = tokenizer
         self._directory: Path | None = None
         self._datasets: dict[str, TranslationDataset] = {}
         self._train_sampler: TokenBucketBatchSampler | None = None
@@ -122,7 +126,7 @@ class TranslationDataModule(L.LightningDataModule):
 
     def prepare_data(self) -> None:
         """Build (or find) the cache. Idempotent, cheap when cached, safe from several processes."""
-        self._directory = prepare(self.corpus, self.settings, self.cache_dir)
+        self._directory = prepare(self.corpus, self.settings, self.cache_dir, tokenizer=self._given_tokenizer)
 
     @property
     def directory(self) -> Path:
@@ -133,7 +137,9 @@ class TranslationDataModule(L.LightningDataModule):
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
-        return Tokenizer.load(self.directory / "tokenizer.json")
+        if self._given_tokenizer is not None:
+            return self._given_tokenizer
+        return load_tokenizer(self.directory / "tokenizer.json")  # any stored kind (data/tokenizers/stored.py)
 
     @property
     def manifest(self) -> dict:

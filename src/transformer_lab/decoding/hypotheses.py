@@ -18,9 +18,10 @@ class SearchOutput:
     tokens: Tensor  # (B, L') int64: hypothesis ids, no bos, eos kept, padded with pad_id
     scores: Tensor  # (B,) float32: length-normalized log-probability of each hypothesis
     # beam search with n_best = N > 1 only (else None), best first; tokens/scores above are rank 0.
+    # Sampling with samples = N > 1 (sampling.py): the N samples in the order drawn, not sorted.
     # A slot no hypothesis filled (possible only with a vocabulary too small for N) is all pad, score -inf.
     nbest_tokens: Tensor | None = None  # (B, N, L'') int64, same format as tokens
-    nbest_scores: Tensor | None = None  # (B, N) float32, descending
+    nbest_scores: Tensor | None = None  # (B, N) float32, descending (beam search)
 
 
 def length_penalty(length: Tensor | int, alpha: float) -> Tensor | float:

@@ -19,7 +19,9 @@ eos_id, cuda_graphs`; beam search adds `beam_size, n_best`). Each path runs the 
 A sentence leaves the batch once it is done: later steps decode only the sentences still going (their
 memory and cache rows are selected), so a batch costs what its sentences need rather than B times the
 longest. Outputs are identical to decoding every row to the end (tests/benchmark/test_benchmark_paths.py).
-Call `model.eval()` first; the searches do not change the model's mode.
+Call `model.eval()` first; the searches do not change the model's mode. An Ensemble (ensemble.py) of
+several models of one vocabulary decodes like one model, on the dynamic path; strategy `sample`
+(sampling.py) runs the greedy loop with a sampled choice of each next token.
 `cuda_graphs=True` (both searches) decodes over fixed shapes instead (static_search.py): every step is one
 replay of a CUDA graph of the decoder step on a GPU (the same step runs eagerly on CPU, where the tests
 compare it with this path); sentences stay in the batch once done, and the outputs are the same (token for
@@ -34,8 +36,10 @@ from torch import Tensor
 from transformer_lab.decoding.beams import beam_loop
 from transformer_lab.decoding.config import SearchConfig
 from transformer_lab.decoding.dynamic_batch import DynamicBatch
+from transformer_lab.decoding.ensemble import Ensemble
 from transformer_lab.decoding.greedy import greedy_loop
 from transformer_lab.decoding.hypotheses import SearchOutput, length_penalty
+from transformer_lab.decoding.sampling import sample_search
 from transformer_lab.decoding.static_search import (
     static_beam_search,
     static_greedy_search,
@@ -46,22 +50,32 @@ from transformer_lab.special_tokens import BOS_ID, EOS_ID
 __all__ = ["SearchOutput", "beam_search", "greedy_search", "length_penalty", "search"]
 
 
-def search(model: Transformer, src: Tensor, config: SearchConfig, *, n_best: int = 1) -> SearchOutput:
-    """src (B, S) -> the search `config` describes: greedy (strategy greedy, or a beam of 1) or beam search,
-    over fixed shapes with CUDA graphs where `config.cuda_graphs` and the model is on a GPU (on CPU the
-    dynamic search, where finished sentences leave the batch, is faster). n_best > 1 needs beam search."""
+def search(model: Transformer | Ensemble, src: Tensor, config: SearchConfig, *, n_best: int = 1) -> SearchOutput:
+    """src (B, S) -> the search `config` describes: greedy (strategy greedy, or a beam of 1), beam search or
+    sampling (strategy sample, `config.samples` per sentence: sampling.py), over fixed shapes with CUDA graphs
+    where `config.cuda_graphs` and the model is on a GPU (on CPU the dynamic search, where finished sentences
+    leave the batch, is faster). `model` may be an Ensemble (ensemble.py). n_best > 1 needs beam search."""
+    # sampling takes the dynamic path, on a GPU too (the fixed-shape path is not written for it)
+    fixed_shapes = config.cuda_graphs and src.device.type == "cuda"
     common = {"alpha": config.alpha, "max_len_a": config.max_len_a, "max_len_b": config.max_len_b,
-              "min_len": config.min_len, "cuda_graphs": config.cuda_graphs and src.device.type == "cuda"}
+              "min_len": config.min_len}
+    if config.strategy == "sample":
+        if n_best > 1:
+            raise ValueError(f"n_best={n_best} is for beam search; sampling draws `samples` translations per "
+                             f"sentence (now {config.samples}; translate --samples N, evaluate search.samples)")
+        return sample_search(model, src, samples=config.samples, temperature=config.temperature,
+                             top_k=config.top_k, top_p=config.top_p, seed=config.seed, bos_id=BOS_ID,
+                             eos_id=EOS_ID, **common)
     if config.strategy == "greedy" or config.beam_size == 1:
         if n_best > 1:
             raise ValueError(f"n_best={n_best} needs beam search with beam_size >= {n_best}")
-        return greedy_search(model, src, **common)
-    return beam_search(model, src, beam_size=config.beam_size, n_best=n_best, **common)
+        return greedy_search(model, src, cuda_graphs=fixed_shapes, **common)
+    return beam_search(model, src, beam_size=config.beam_size, n_best=n_best, cuda_graphs=fixed_shapes, **common)
 
 
 @torch.no_grad()
 def greedy_search(
-    model: Transformer,
+    model: Transformer | Ensemble,
     src: Tensor,
     *,
     alpha: float = 0.6,
@@ -73,7 +87,7 @@ def greedy_search(
     cuda_graphs: bool = False,
 ) -> SearchOutput:
     """src (B, S) -> the argmax continuation of every sentence (alpha only scales the reported scores)."""
-    if cuda_graphs:
+    if cuda_graphs and not isinstance(model, Ensemble):  # the graph captures one Transformer: ensembles run dynamic
         return static_greedy_search(model, src, alpha=alpha, max_len_a=max_len_a, max_len_b=max_len_b,
                                     min_len=min_len, bos_id=bos_id, eos_id=eos_id)
     policy = DynamicBatch(model, src, rows_per_sentence=1, max_len_a=max_len_a, max_len_b=max_len_b,
@@ -83,7 +97,7 @@ def greedy_search(
 
 @torch.no_grad()
 def beam_search(
-    model: Transformer,
+    model: Transformer | Ensemble,
     src: Tensor,
     *,
     alpha: float = 0.6,
@@ -114,7 +128,7 @@ def beam_search(
         raise ValueError(f"beam_size={beam_size} must be >= 1")
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best={n_best} must be between 1 and beam_size={beam_size}")
-    if cuda_graphs:
+    if cuda_graphs and not isinstance(model, Ensemble):  # the graph captures one Transformer: ensembles run dynamic
         return static_beam_search(model, src, alpha=alpha, max_len_a=max_len_a, max_len_b=max_len_b, min_len=min_len,
                                   bos_id=bos_id, eos_id=eos_id, beam_size=beam_size, n_best=n_best)
     policy = DynamicBatch(model, src, rows_per_sentence=beam_size, max_len_a=max_len_a, max_len_b=max_len_b,

@@ -13,6 +13,11 @@ EXPORTABLE = (
 )
 
 
+# model.activation -> transformers' `activation_function` computing the same function (ACT2FN: "gelu" is the
+# erf form, "swish" is SiLU); an activation missing here is refused by check_exportable
+MARIAN_ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "swish": "swish"}
+
+
 class UnexportableModelError(ValueError):
     """The checkpoint's model uses a setting MarianMT cannot express."""
 
@@ -40,6 +45,9 @@ def check_exportable(cfg: TransformerConfig) -> None:
             f"model.d_k={cfg.head_dim_k}, model.d_v={cfg.head_dim_v} with model.d_model={cfg.d_model}, "
             f"model.n_heads={cfg.n_heads}: MarianMT's heads are d_model / n_heads wide"
         )
+    if cfg.activation not in MARIAN_ACTIVATIONS:
+        problems.append(f"model.activation={cfg.activation!r}: MarianMT's activations here are "
+                        f"{sorted(MARIAN_ACTIVATIONS)}")
     if cfg.pad_id != PAD_ID:
         problems.append(f"model.pad_id={cfg.pad_id}: the exported tokenizer's <pad> is id {PAD_ID}")
     if problems:

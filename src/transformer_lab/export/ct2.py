@@ -18,8 +18,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from transformer_lab.data.tokenizers.sentencepiece_pair import SentencePiecePairTokenizer
 from transformer_lab.export.compatibility import check_exportable
 from transformer_lab.export.hf import (
+    ExportError,
     check_output_dir,
     export_hf,
     make_staging_dir,
@@ -30,6 +32,37 @@ from transformer_lab.special_tokens import BOS, EOS, PAD
 
 QUANTIZATIONS = ("int8", "int8_float32", "float16", "bfloat16")
 TOKENIZER_FILE = "tokenizer.json"  # copied from the HF export: the `tokenizers` file that encodes/decodes
+CT2_MODEL_FILE = "model.bin"  # what CTranslate2's converter writes; every CT2 model directory has one
+REEXPORT = "re-run `python -m transformer_lab.export CKPT --to ct2 {dir}` (add --quantization int8 for int8)"
+
+# what CTranslate2's RuntimeErrors about an unreadable model say (cut, garbage, another version, a bad config)
+MODEL_FILE_ERRORS = ("model.bin", "payload", "binary version", "Variable", "config.json", "json")
+
+
+class CT2ModelError(ValueError):
+    """A CTranslate2 model directory that cannot be used; the message names the path, the problem and the fix."""
+
+
+def check_ct2_dir(model_dir: Path) -> None:
+    """CT2ModelError unless `model_dir` looks like a transformer_lab CTranslate2 export (model.bin and
+    tokenizer.json); says what the directory is instead where it can tell (missing, a file, empty, an HF export)."""
+    fix = REEXPORT.format(dir=model_dir)
+    if not model_dir.exists():
+        raise CT2ModelError(f"{model_dir}: no such CTranslate2 model directory; {fix}")
+    if not model_dir.is_dir():
+        raise CT2ModelError(f"{model_dir} is a file, not a CTranslate2 model directory; {fix}")
+    names = {p.name for p in model_dir.iterdir()}
+    if CT2_MODEL_FILE not in names:
+        if not names:
+            what = "is empty"
+        elif "model.safetensors" in names or "pytorch_model.bin" in names:
+            what = "is a Hugging Face export (model.safetensors), not a CTranslate2 one"
+        else:
+            what = f"holds no {CT2_MODEL_FILE}, so it is not a CTranslate2 model directory"
+        raise CT2ModelError(f"{model_dir} {what}; {fix}")
+    if TOKENIZER_FILE not in names:
+        raise CT2ModelError(f"{model_dir} has no {TOKENIZER_FILE} (transformer_lab's CTranslate2 export writes it "
+                            f"beside {CT2_MODEL_FILE}; without it no text can be encoded); {fix}")
 
 
 def _converter_class():
@@ -63,6 +96,10 @@ def export_ct2(module, out_dir: str | os.PathLike, quantization: str | None = No
         raise ValueError(f"--quantization {quantization!r} is not one of {QUANTIZATIONS}")
     out_dir = Path(out_dir)
     check_exportable(module.model.config)
+    if isinstance(module.tokenizer, SentencePiecePairTokenizer):  # an imported model's: no `tokenizers` JSON
+        raise ExportError("--to ct2 takes checkpoints with the lab's own tokenizer; this one carries an imported "
+                          "sentencepiece pair: export it --to hf and convert that with ct2-transformers-converter "
+                          "(nothing was written)")
     check_output_dir(out_dir)
     try:
         converter_class = _converter_class()
@@ -94,12 +131,30 @@ class CT2Translator:
 
     def __init__(self, model_dir: str | os.PathLike, device: str = "cpu", compute_type: str = "default",
                  inter_threads: int = 1, intra_threads: int = 0) -> None:
-        import ctranslate2
-        from tokenizers import Tokenizer
+        """CT2ModelError (one line: the path, what is wrong, what to do) for a directory that is missing, is
+        not a CTranslate2 export, or whose model.bin or tokenizer.json cannot be read."""
+        try:
+            import ctranslate2
+            from tokenizers import Tokenizer
+        except ImportError as error:
+            raise ImportError("CT2Translator needs CTranslate2: pip install 'transformer_lab[export]' "
+                              f"(or pip install ctranslate2); {error}") from error
 
-        self.translator = ctranslate2.Translator(str(model_dir), device=device, compute_type=compute_type,
-                                                 inter_threads=inter_threads, intra_threads=intra_threads)
-        self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / TOKENIZER_FILE))
+        model_dir = Path(model_dir)
+        check_ct2_dir(model_dir)
+        try:
+            self.tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
+        except Exception as error:  # tokenizers raises a bare Exception for unreadable or malformed JSON
+            raise CT2ModelError(f"{model_dir / TOKENIZER_FILE} is not a readable `tokenizers` file ({error}); "
+                                f"{REEXPORT.format(dir=model_dir)}") from None
+        try:
+            self.translator = ctranslate2.Translator(str(model_dir), device=device, compute_type=compute_type,
+                                                     inter_threads=inter_threads, intra_threads=intra_threads)
+        except RuntimeError as error:
+            if not any(marker in str(error) for marker in MODEL_FILE_ERRORS):
+                raise  # not the model's files (e.g. a CUDA device that is not there says so itself)
+            raise CT2ModelError(f"{model_dir / CT2_MODEL_FILE}: CTranslate2 cannot read it ({error}): the export is "
+                                f"damaged or from another CTranslate2 version; {REEXPORT.format(dir=model_dir)}") from None
 
     def translate(self, lines: Sequence[str], beam_size: int = 4, alpha: float = 0.6, max_len_a: float = 1.0,
                   max_len_b: int = 50, max_batch_size: int = 64) -> list[str]:

@@ -22,9 +22,12 @@ import os
 import shutil
 from pathlib import Path
 
+from transformer_lab.data.tokenizers.sentencepiece_pair import KIND as SENTENCEPIECE_PAIR, SentencePiecePairTokenizer
+from transformer_lab.data.tokenizers.stored import stored_kind
 from transformer_lab.export.compatibility import check_exportable
 from transformer_lab.export.hf_tokenizer import fast_tokenizer
 from transformer_lab.export.marian import marian_model
+from transformer_lab.export.marian_tokenizer import write_marian_tokenizer
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
 
 DEFAULT_MAX_LENGTH = 512  # transformers' `max_length` in the generation config, as in the opus-mt models
@@ -120,6 +123,9 @@ def write_hf_directory(model, tokenizer_json: str, search, out_dir: Path) -> Non
         forced_eos_token_id=EOS_ID,
     )
     marian.save_pretrained(out_dir, safe_serialization=True)
+    if stored_kind(tokenizer_json) == SENTENCEPIECE_PAIR:  # an imported OPUS-MT model: Marian's own files
+        write_marian_tokenizer(SentencePiecePairTokenizer.from_json(tokenizer_json), out_dir, max_positions)
+        return
     fast_tokenizer(tokenizer_json, model_max_length=max_positions).save_pretrained(out_dir)
     # the class name every transformers version knows (5.x writes its new name, which 4.x cannot load)
     config_path = out_dir / "tokenizer_config.json"

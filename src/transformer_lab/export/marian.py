@@ -25,8 +25,9 @@ Two differences between the architectures are absorbed into the weights, exactly
    <= (1e-5 - eps) / (2 var) of its output, var being the variance across D of (embedding + position +
    attention), about 1 (4.5e-6 for eps 1e-6). With model.layer_norm_eps=1e-5, c = 1 and all of it is exact.
 
-Also matched: embeddings times sqrt(D) (`scale_embedding`), ReLU, no final stack LayerNorm (post-norm), no
-output bias (`final_logits_bias` = 0), decoder start = our bos, tied embeddings (one `shared` matrix).
+Also matched: embeddings times sqrt(D) (`scale_embedding`), the activation (`MARIAN_ACTIVATIONS`), no final
+stack LayerNorm (post-norm), the output bias (`final_logits_bias`: ours, or 0 without `model.output_bias`),
+decoder start = our bos, tied embeddings (one `shared` matrix).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from transformer_lab.export.compatibility import MARIAN_ACTIVATIONS
 from transformer_lab.model.attention import CrossAttention, SelfAttention
 from transformer_lab.model.layers import FeedForward
 from transformer_lab.model.transformer import Transformer
@@ -60,7 +62,7 @@ def marian_config(model: Transformer, search: dict[str, Any] | None = None) -> d
         decoder_attention_heads=cfg.n_heads,
         encoder_ffn_dim=cfg.d_ff,
         decoder_ffn_dim=cfg.d_ff,
-        activation_function="relu",
+        activation_function=MARIAN_ACTIVATIONS[cfg.activation],
         dropout=cfg.dropout,
         attention_dropout=cfg.attention_dropout,
         activation_dropout=cfg.activation_dropout,
@@ -130,7 +132,8 @@ def marian_state_dict(model: Transformer) -> dict[str, Tensor]:
         out.update(_layer_norm(prefix + "encoder_attn_layer_norm.", layer.cross_residual.norm, perm, c))
         out.update(_feed_forward(prefix, layer.feed_forward, perm, c))
         out.update(_layer_norm(prefix + "final_layer_norm.", layer.ff_residual.norm, perm, 1.0 if last else c))
-    out["final_logits_bias"] = torch.zeros(1, cfg.tgt_vocab)  # our output layer has no bias
+    bias = model.generator.bias  # vocabulary-sized: not a hidden axis, nothing to permute
+    out["final_logits_bias"] = torch.zeros(1, cfg.tgt_vocab) if bias is None else bias[None, :]  # (1, V)
     return {name: tensor.detach().float().contiguous().clone() for name, tensor in out.items()}
 
 

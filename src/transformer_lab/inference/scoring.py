@@ -83,12 +83,19 @@ def evaluation_trainer(trainer: Mapping[str, Any], root_dir: str | os.PathLike) 
 def translate_split(
     checkpoint_path: str | os.PathLike, split: str, *, make_trainer: Callable[[], L.Trainer],
     search: SearchConfig | Mapping[str, Any] | None = None, data_overrides: Mapping[str, Any] | None = None,
+    ensemble_with: Sequence[str | os.PathLike] = (), device: str = "cpu", max_tokens: int | None = None,
+    precision: str = "fp32",
 ) -> tuple[list[str], list[str], dict]:
     """(hypotheses, references, checkpoint) of the checkpoint's own `valid` or `test` split, through the data
     module the checkpoint's data settings (changed by `data_overrides`) describe, validated or tested by
-    the trainer `make_trainer` builds (e.g. `evaluation_trainer`; called once the checkpoint is loaded)."""
+    the trainer `make_trainer` builds (e.g. `evaluation_trainer`; called once the checkpoint is loaded).
+    `ensemble_with`: more checkpoints of its vocabulary to decode with, as an ensemble; then the split's
+    cleaned sources are translated on `device` by `inference.translation` (batches of `max_tokens`), not by
+    the trainer, with the first checkpoint's decoding settings for the split (or `search`). `precision` int8:
+    the model's int8 copy (`inference/int8.py`) translates; fp32 and bf16 are the trainer's own precision."""
     from transformer_lab.checkpointing.reading import load_checkpoint_file
     from transformer_lab.data.datamodule import TranslationDataModule
+    from transformer_lab.data.tokenizers.stored import tokenizer_from_json
     from transformer_lab.inference.loading import module_from_checkpoint
 
     if split not in SPLITS:
@@ -97,15 +104,24 @@ def translate_split(
     if stored.get("data_config") is None:
         raise ValueError(f"{checkpoint_path} carries no data settings; it was not written by transformer_lab.train")
     data_config = {**stored["data_config"], **(_plain(data_overrides) if data_overrides is not None else {})}
-    datamodule = TranslationDataModule(**data_config)
+    # A run started with init_from encoded its data with the source checkpoint's tokenizer (stored in it too)
+    given = tokenizer_from_json(stored["tokenizer_json"]) if stored.get("init_from") else None
+    datamodule = TranslationDataModule(**data_config, tokenizer=given)
     datamodule.prepare_data()
     if stored.get("tokenizer_json") not in (None, datamodule.tokenizer.to_json()):
         raise ValueError(
             "the data's tokenizer differs from the one the checkpoint was trained with; "
             "check data_overrides (vocabulary size, corpus) against the training run"
         )
+    if ensemble_with:
+        return _translate_split_with_ensemble([checkpoint_path, *ensemble_with], split, datamodule, search=search,
+                                              device=device, max_tokens=max_tokens, precision=precision)
     module, checkpoint = module_from_checkpoint(checkpoint_path, search=search_settings(search),
                                                 split_texts=datamodule.split_texts)
+    if precision == "int8":
+        from transformer_lab.inference.int8 import int8_copy
+
+        module = int8_copy(module)
 
     lightning = make_trainer()
     if split == "valid":
@@ -115,13 +131,34 @@ def translate_split(
     return module.translations[split], datamodule.split_texts(split)[1], checkpoint
 
 
+def _translate_split_with_ensemble(
+    paths: Sequence[str | os.PathLike], split: str, datamodule, *, search: SearchConfig | Mapping[str, Any] | None,
+    device: str, max_tokens: int | None, precision: str = "fp32",
+) -> tuple[list[str], list[str], dict]:
+    """translate_split for an ensemble of `paths` (checked to share one tokenizer, `inference.loading`)."""
+    from transformer_lab.inference.loading import ensemble_of, modules_from_checkpoints
+    from transformer_lab.inference.translation import translate_lines
+
+    modules, checkpoints = modules_from_checkpoints(paths, search=search_settings(search))
+    if checkpoints[0].get("tokenizer_json") not in (None, datamodule.tokenizer.to_json()):
+        raise ValueError("the data's tokenizer differs from the one the checkpoints were trained with; "
+                         "check data_overrides (vocabulary size, corpus) against the training runs")
+    sources, references = datamodule.split_texts(split)
+    decoding = modules[0].decoding_config
+    hypotheses = translate_lines(modules[0], sources, decoding.val if split == "valid" else decoding.test,
+                                 int(max_tokens or 4096), device, ensemble=ensemble_of(modules), precision=precision)
+    return hypotheses, references, checkpoints[0]
+
+
 def translate_test_files(
     module: TranslationModule, src: str | None, ref: str | None, *, src_lang: str | None = None,
-    tgt_lang: str | None = None, max_tokens: int | None = None, device: str = "cpu",
+    tgt_lang: str | None = None, max_tokens: int | None = None, device: str = "cpu", ensemble=None,
+    precision: str = "fp32",
 ) -> tuple[list[str], list[str], str]:
     """(hypotheses, references, name) of the test set in `src` / `ref`, translated in batches of at most
-    `max_tokens` source tokens (None: 4096) with the module's test decoding settings. The languages to read
-    from a WMT .xml default to the checkpoint's."""
+    `max_tokens` source tokens (None: 4096) with the module's test decoding settings (and `ensemble`, an
+    Ensemble holding the module's model, where given). The languages to read from a WMT .xml default to the
+    checkpoint's."""
     from transformer_lab.data.readers.test_files import read_test_set
     from transformer_lab.inference.translation import translate_lines
 
@@ -129,7 +166,8 @@ def translate_test_files(
     sources, references = read_test_set(src, ref, src_lang or languages.get("src_lang"),
                                         tgt_lang or languages.get("tgt_lang"))
     search = module.decoding_config.test  # a `search` given to module_from_checkpoint is already in the settings
-    hypotheses = translate_lines(module, sources, search, int(max_tokens or 4096), device)
+    hypotheses = translate_lines(module, sources, search, int(max_tokens or 4096), device, ensemble=ensemble,
+                                 precision=precision)
     return hypotheses, references, Path(src or ref).name
 
 
@@ -217,35 +255,64 @@ def score_files(hyp: str | os.PathLike | None, ref: str | os.PathLike | None, tg
                       .removesuffix(".hyp"), bleu=bleu_score)
 
 
+def checkpoint_paths(ckpt: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+    """evaluate's `ckpt=`: one path (`ckpt=a.ckpt`) or a list of them, an ensemble (`ckpt=[a.ckpt,b.ckpt]`)
+    -> the paths. ConfigError for an empty list or an entry that is not a path."""
+    from transformer_lab.config.checks import ConfigError
+
+    if isinstance(ckpt, (str, os.PathLike)):
+        return [str(ckpt)]
+    paths = list(_plain(ckpt)) if not isinstance(ckpt, (list, tuple)) else list(ckpt)
+    if not paths:
+        raise ConfigError("evaluate: ckpt=[] names no checkpoint; give ckpt=PATH, or ckpt=[A,B] for an ensemble")
+    bad = [p for p in paths if not isinstance(p, (str, os.PathLike))]
+    if bad:
+        raise ConfigError(f"evaluate: ckpt={paths}: {bad[0]!r} is not a path; give ckpt=PATH or ckpt=[A,B,...]")
+    return [str(p) for p in paths]
+
+
 def evaluate_checkpoint(
-    checkpoint_path: str | os.PathLike, *, make_trainer: Callable[[], L.Trainer], device: str = "cpu",
-    split: str = "test", src: str | None = None, ref: str | None = None, src_lang: str | None = None,
-    tgt_lang: str | None = None, search: SearchConfig | Mapping[str, Any] | None = None,
-    max_tokens: int | None = None, data_overrides: Mapping[str, Any] | None = None,
+    checkpoint_path: str | os.PathLike | Sequence[str | os.PathLike], *, make_trainer: Callable[[], L.Trainer],
+    device: str = "cpu", split: str = "test", src: str | None = None, ref: str | None = None,
+    src_lang: str | None = None, tgt_lang: str | None = None, search: SearchConfig | Mapping[str, Any] | None = None,
+    max_tokens: int | None = None, data_overrides: Mapping[str, Any] | None = None, precision: str | None = None,
 ) -> Evaluation:
     """Translates the test set in `src` / `ref` when either is given (on `device`), else the checkpoint's
     `split` (with the trainer `make_trainer` builds), and scores the translations. `search`: decoding
-    settings instead of the checkpoint's own."""
-    from transformer_lab.inference.loading import module_from_checkpoint
+    settings instead of the checkpoint's own. Several checkpoints: their ensemble (one vocabulary; the
+    record's `checkpoint` is then the list), decoded with the first one's settings unless `search` is given."""
+    from transformer_lab.config.checks import ConfigError
+    from transformer_lab.inference.loading import ensemble_of, modules_from_checkpoints
 
+    paths = checkpoint_paths(checkpoint_path)
+    settings = search_settings(search)
+    precision = check_precision(precision, device, on_files=src is not None or ref is not None)
+    if settings is not None and settings.strategy == "sample" and settings.samples > 1:
+        raise ConfigError(f"evaluate: search.samples={settings.samples}: evaluate scores one translation per "
+                          "sentence; drop search.samples (translate --sampling --samples N writes several)")
     on_files = src is not None or ref is not None
     if on_files:
-        module, checkpoint = module_from_checkpoint(checkpoint_path, search=search_settings(search))
+        modules, checkpoints = modules_from_checkpoints(paths, search=settings)
+        module, checkpoint = modules[0], checkpoints[0]
         hypotheses, references, name = translate_test_files(module, src, ref, src_lang=src_lang, tgt_lang=tgt_lang,
-                                                            max_tokens=max_tokens, device=device)
+                                                            max_tokens=max_tokens, device=device,
+                                                            ensemble=ensemble_of(modules), precision=precision)
     else:
-        hypotheses, references, checkpoint = translate_split(checkpoint_path, split, make_trainer=make_trainer,
-                                                             search=search, data_overrides=data_overrides)
+        hypotheses, references, checkpoint = translate_split(paths[0], split, make_trainer=make_trainer,
+                                                             search=settings, data_overrides=data_overrides,
+                                                             ensemble_with=paths[1:], device=device,
+                                                             max_tokens=max_tokens, precision=precision)
         name = split
     language = evaluation_language(tgt_lang, checkpoint)
     scores, bleu_score = corpus_scores(hypotheses, references, language)
     record = {
-        "checkpoint": str(checkpoint_path),
+        "checkpoint": paths[0] if len(paths) == 1 else paths,
         "split": None if on_files else split,
         "hyp": None,
         "src": src,
         "ref": ref,
         "global_step": checkpoint.get("global_step"),
+        "precision": precision,
         **scores,
         "n_sentences": len(hypotheses),
     }
@@ -254,6 +321,29 @@ def evaluate_checkpoint(
     else:
         record["test_set"], record["test_set_warning"] = None, None  # the split of the checkpoint's own corpus
     return Evaluation(record=record, hypotheses=hypotheses, name=name, bleu=bleu_score)
+
+
+def check_precision(precision: str | None, device: str, *, on_files: bool) -> str:
+    """evaluate's `precision` key -> the precision to translate in: null (the default) is fp32 on test files and
+    the trainer's own precision on a split; int8 (CPU only) is the model's int8 copy (`inference/int8.py`) in
+    both modes; fp32 / bf16 apply to test files (on a split, `trainer.precision` says it). ConfigError naming
+    the key otherwise."""
+    from transformer_lab.config.checks import ConfigError
+    from transformer_lab.inference.int8 import PRECISIONS, check_int8_device
+
+    if precision is None:
+        return "fp32"
+    if precision not in PRECISIONS:
+        raise ConfigError(f"evaluate: precision={precision!r} must be one of {', '.join(PRECISIONS)} (or null)")
+    if precision != "int8" and not on_files:
+        raise ConfigError(f"evaluate: precision={precision} on a split: the trainer's precision applies there; "
+                          "set trainer.precision=bf16-mixed or 32-true instead (precision= takes int8 on a split)")
+    if precision == "int8":
+        try:
+            check_int8_device(device, "evaluate precision=int8")
+        except ValueError as error:
+            raise ConfigError(f"{error} (the device comes from trainer.accelerator; add trainer=cpu)") from None
+    return precision
 
 
 def evaluation_language(tgt_lang: str | None, checkpoint: Mapping[str, Any]) -> str:

@@ -29,10 +29,12 @@ from transformer_lab.data.batching.encoding import append_eos_and_pad
 from transformer_lab.data.batching.samplers import EvalBatchSampler
 from transformer_lab.data.readers.cleaning import normalize_whitespace
 from transformer_lab.decoding.limits import max_output_lengths
+from transformer_lab.decoding.search import search as search_with
 from transformer_lab.special_tokens import PAD_ID
 
 if TYPE_CHECKING:
     from transformer_lab.decoding.config import SearchConfig
+    from transformer_lab.decoding.ensemble import Ensemble
     from transformer_lab.training.module.lightning_module import TranslationModule
 
 
@@ -46,15 +48,29 @@ class Hypothesis:
 
 class LineTranslator:
     """Translates lists of text lines with a TranslationModule; a line the model cannot take is reported
-    through `warn(line_number, reason)` and gets no hypotheses."""
+    through `warn(line_number, reason)` and gets no hypotheses. `ensemble`: decode with these models (an
+    Ensemble holding the module's own model and others of its vocabulary, `loading.ensemble_of`) instead of
+    the module's model alone. With strategy `sample`, each line gets `search.samples` hypotheses, in the order
+    drawn (n_best is for beam search)."""
 
     def __init__(self, module: TranslationModule, search: SearchConfig, *, n_best: int = 1, max_tokens: int = 4096,
                  device: str = "cpu", precision: str = "fp32", warn: Callable[[int, str], None] | None = None,
-                 max_source_tokens: int | None = None) -> None:
+                 max_source_tokens: int | None = None, ensemble: Ensemble | None = None) -> None:
         self.module, self.search, self.n_best, self.max_tokens = module.to(device).eval(), search, n_best, max_tokens
+        self.decoder = ensemble.to(device).eval() if ensemble is not None else None  # None: module.model
+        if search.strategy == "sample" and n_best > 1:
+            raise ValueError(f"n_best={n_best} is for beam search; sampling draws search.samples translations per "
+                             f"line (now {search.samples})")
+        self.n_out = search.samples if search.strategy == "sample" else n_best  # hypotheses per line
         self.max_source_tokens = max_source_tokens  # None: no limit but the model's own
         self.device, self.tokenizer = torch.device(device), module.tokenizer
         self.bf16 = precision == "bf16"
+        if precision == "int8":  # int8 copies of the models (inference/int8.py); the search code is the same
+            from transformer_lab.inference.int8 import check_int8_device, int8_copy
+
+            check_int8_device(device, "--precision int8")
+            self.module = int8_copy(self.module)
+            self.decoder = int8_copy(self.decoder) if self.decoder is not None else None
         self.warn = warn or (lambda number, reason: print(f"warning: line {number}: {reason}", file=sys.stderr))
 
     def translate(self, lines: list[str], first_line_number: int = 1) -> list[list[Hypothesis]]:
@@ -99,10 +115,11 @@ class LineTranslator:
         if self.max_source_tokens is not None and n_tokens > self.max_source_tokens:
             return (f"{n_tokens} tokens (eos included), more than --max-source-tokens {self.max_source_tokens}; "
                     "raise it to translate this line")
-        cfg = self.module.model.config
-        if cfg.positional.name != "learned":
+        models = self.decoder.models if self.decoder is not None else [self.module.model]
+        learned = [m.config.positional.max_len for m in models if m.config.positional.name == "learned"]
+        if not learned:
             return None
-        limit, search = cfg.positional.max_len, self.search
+        limit, search = min(learned), self.search  # an ensemble: its smallest table
         if n_tokens > limit:
             return (f"{n_tokens} tokens (eos included), more than the {limit} positions of the model's learned "
                     "position table (model.positional.max_len)")
@@ -125,8 +142,11 @@ class LineTranslator:
         src = append_eos_and_pad(pieces)  # (B, S)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
         with autocast:
-            out = self.module.search(src.to(self.device), self.search, n_best=self.n_best)
-        if self.n_best == 1:
+            if self.decoder is None:
+                out = self.module.search(src.to(self.device), self.search, n_best=self.n_best)
+            else:
+                out = search_with(self.decoder, src.to(self.device), self.search, n_best=self.n_best)
+        if self.n_out == 1:
             tokens, scores = out.tokens[:, None], out.scores[:, None]  # (B, 1, L), (B, 1)
         else:
             tokens, scores = out.nbest_tokens, out.nbest_scores  # (B, N, L), (B, N)
@@ -138,7 +158,9 @@ class LineTranslator:
 
 
 def translate_lines(module: TranslationModule, lines: Iterable[str], search: SearchConfig, max_tokens: int = 4096,
-                    device: str = "cpu") -> list[str]:
-    """The 1-best text of every line ("" for an empty or skipped line)."""
-    results = LineTranslator(module, search, max_tokens=max_tokens, device=device).translate(list(lines))
+                    device: str = "cpu", ensemble: Ensemble | None = None, precision: str = "fp32") -> list[str]:
+    """The 1-best text of every line ("" for an empty or skipped line); the first sample with strategy sample.
+    `ensemble`: decode with it; `precision`: fp32, bf16 or int8 (LineTranslator)."""
+    results = LineTranslator(module, search, max_tokens=max_tokens, device=device, precision=precision,
+                             ensemble=ensemble).translate(list(lines))
     return [hyps[0].text if hyps else "" for hyps in results]

@@ -47,11 +47,12 @@ def build_transformer(cfg: TransformerConfig | Mapping[str, Any]) -> Transformer
         return build_positional(cfg.positional, d_model=D, n_heads=H, head_dim_k=Dk)
 
     def ffn() -> FeedForward:
-        return FeedForward(d_model=D, d_ff=cfg.d_ff, activation_dropout=cfg.activation_dropout)
+        return FeedForward(d_model=D, d_ff=cfg.d_ff, activation_dropout=cfg.activation_dropout,
+                           activation=cfg.activation)
 
     src_embedding = nn.Embedding(cfg.src_vocab, D)
     tgt_embedding = src_embedding if cfg.weight_sharing == "all" else nn.Embedding(cfg.tgt_vocab, D)
-    generator = nn.Linear(D, cfg.tgt_vocab, bias=False)
+    generator = nn.Linear(D, cfg.tgt_vocab, bias=cfg.output_bias)  # bias (zero-initialized) only if asked
 
     encoder = Encoder(
         src_embedding,

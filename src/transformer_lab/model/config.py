@@ -16,6 +16,7 @@ from transformer_lab.special_tokens import PAD_ID
 POSITIONAL_SCHEMES = ("sinusoidal", "learned", "none", "rope", "alibi")
 NORM_PLACEMENTS = ("post", "pre")
 WEIGHT_SHARING = ("all", "decoder", "none")
+ACTIVATIONS = ("relu", "gelu", "swish")  # the feed-forward's nonlinearity (layers.py)
 
 
 @dataclass
@@ -54,11 +55,13 @@ class TransformerConfig:
     d_v: int | None = None  # per-head value width; null -> d_model // n_heads
     dropout: float = 0.1  # P_drop: sub-layer outputs and embedding+position sums (§5.4)
     attention_dropout: float = 0.0  # on attention probabilities (not in the paper)
-    activation_dropout: float = 0.0  # after the FFN ReLU (not in the paper)
+    activation_dropout: float = 0.0  # after the FFN activation (not in the paper)
+    activation: str = "relu"  # the FFN's nonlinearity (§3.3: ReLU); "gelu" (erf form) and "swish" (SiLU) are variants
     norm: str = "post"  # "post": LayerNorm(x + Dropout(sublayer(x))) as in §3.1; "pre": variant
     weight_sharing: str = "all"  # "all": src emb = tgt emb = pre-softmax (§3.4); "decoder"; "none"
     positional: PositionalConfig = field(default_factory=PositionalConfig)
     layer_norm_eps: float = 1e-6  # tensor2tensor's value (torch's default is 1e-5)
+    output_bias: bool = False  # a bias on the pre-softmax map (the paper has none; Marian's final_logits_bias)
     pad_id: int = PAD_ID
 
     # ---- resolved values (null -> default) ----
@@ -132,6 +135,10 @@ class TransformerConfig:
                 raise ValueError(f"model.{key}={value!r} must be a probability in [0, 1)")
         if self.norm not in NORM_PLACEMENTS:
             raise ValueError(f"model.norm={self.norm!r} must be one of {NORM_PLACEMENTS}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"model.activation={self.activation!r} must be one of {ACTIVATIONS}")
+        if not isinstance(self.output_bias, bool):
+            raise ValueError(f"model.output_bias={self.output_bias!r} must be true or false")
         if self.weight_sharing not in WEIGHT_SHARING:
             raise ValueError(f"model.weight_sharing={self.weight_sharing!r} must be one of {WEIGHT_SHARING}")
         if self.weight_sharing == "all" and self.src_vocab != self.tgt_vocab:

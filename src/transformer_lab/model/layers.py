@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from transformer_lab.model.attention import CrossAttention, LayerCache, SelfAttention
@@ -24,17 +25,25 @@ from transformer_lab.model.positional import PositionalScheme
 SubLayer = Callable[[Tensor], tuple[Tensor, Any]]
 
 
+# deviation (variants `activation: gelu|swish`): §3.3 uses ReLU; OPUS-MT's Marian models use swish (SiLU),
+# which a model imported from them must keep. "gelu" is the exact erf form (transformers' "gelu").
+ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu, "swish": F.silu}
+
+
 class FeedForward(nn.Module):
     """§3.3: FFN(x) = max(0, x W1 + b1) W2 + b2, applied to each position separately."""
 
-    def __init__(self, *, d_model: int, d_ff: int, activation_dropout: float = 0.0) -> None:
+    def __init__(self, *, d_model: int, d_ff: int, activation_dropout: float = 0.0, activation: str = "relu") -> None:
         super().__init__()
+        if activation not in ACTIVATION_FUNCTIONS:
+            raise ValueError(f"model.activation={activation!r} must be one of {sorted(ACTIVATION_FUNCTIONS)}")
         self.w1 = nn.Linear(d_model, d_ff)
         self.w2 = nn.Linear(d_ff, d_model)
         self.dropout = Dropout(activation_dropout)  # not in the paper; 0.0 by default
+        self.activation = ACTIVATION_FUNCTIONS[activation]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.w2(self.dropout(self.w1(x).relu()))  # (B, T, D) -> (B, T, d_ff) -> (B, T, D)
+        return self.w2(self.dropout(self.activation(self.w1(x))))  # (B, T, D) -> (B, T, d_ff) -> (B, T, D)
 
 
 class PostNormResidual(nn.Module):

@@ -107,8 +107,8 @@ class Decoder(_Stack):
 
 
 class Transformer(nn.Module):
-    """Encoder-decoder model. `generator` is the pre-softmax linear map D -> V (no bias, as tensor2tensor;
-    it may share its weight with the embeddings, §3.4)."""
+    """Encoder-decoder model. `generator` is the pre-softmax linear map D -> V (no bias, as tensor2tensor,
+    unless `output_bias`; it may share its weight with the embeddings, §3.4)."""
 
     def __init__(self, encoder: Encoder, decoder: Decoder, generator: nn.Linear, *, config: TransformerConfig) -> None:
         super().__init__()
@@ -158,8 +158,8 @@ class Transformer(nn.Module):
     def parameter_counts(self) -> dict[str, int]:
         """Trainable parameters, each shared matrix counted once.
 
-        `embeddings`: token embeddings, learned position tables and the output projection (which has no
-        bias; when tied it is the embedding matrix and adds nothing). `encoder` / `decoder`: their layers plus
+        `embeddings`: token embeddings, learned position tables and the output projection (when tied it is
+        the embedding matrix and adds nothing but its bias, if `output_bias`). `encoder` / `decoder`: their layers plus
         the final LayerNorm of pre-norm stacks. `total` = the sum.
         """
         seen: set[int] = set()

@@ -3,7 +3,8 @@ starts, and the config sections turned into typed settings once.
 
 The job (`training.app`), the sweeper (`hydra_plugins.transformer_lab_sweeper`, on every job of a multirun
 before the first starts) and `describe` call it:
-- `check_job_config`: types and ranges of the top-level, trainer and data values, the module's sections
+- `check_job_config`: types and ranges of the top-level, trainer and data values, `init_from` beside
+  `ckpt_path` and `data.tokenizer_file` (`init_from.check_init_from_config`), the module's sections
   parsed into `ModuleSettings` (with the vocabulary size the data config plans), and DDP + multirun;
 - `module_settings`: the module's settings with the vocabulary size and pad id of the real tokenizer
   (`model.vocab_size` is filled here and nowhere else, and `model.pad_id` checked against the tokenizer's);
@@ -28,6 +29,7 @@ from transformer_lab.config.checks import (
     one_of,
 )
 from transformer_lab.special_tokens import PAD_ID
+from transformer_lab.training.init_from import check_init_from_config
 from transformer_lab.training.module.settings import MODULE_SECTIONS, ModuleSettings
 from transformer_lab.training.records.best_metrics import BEST_OF
 
@@ -56,6 +58,7 @@ def check_job_config(cfg: DictConfig, multirun: bool) -> ModuleSettings:
         values = {key: OmegaConf.to_object(values[key]) if OmegaConf.is_config(values[key]) else values[key]
                   for key in checks if key in values}  # only these keys: others may need Hydra's runtime
         check_section(values, checks, section)
+    check_init_from_config(cfg.get("init_from"), cfg.get("ckpt_path"), OmegaConf.select(cfg, "data.tokenizer_file"))
     settings = module_settings(cfg, vocab_size=planned_vocab_size(cfg) or UNKNOWN_VOCAB_PLACEHOLDER, pad_id=PAD_ID)
     refuse_multirun_with_spawning_ddp(cfg, multirun)
     return settings

@@ -76,13 +76,18 @@ class DataSettings:
 
 
 def prepare(corpus: Corpus, settings: DataSettings, cache_dir: str | Path,
-            progress: bool = True) -> Path:
-    """Directory of the prepared data for `corpus` (built if missing). Cheap when cached."""
+            progress: bool = True, tokenizer: Tokenizer | None = None) -> Path:
+    """Directory of the prepared data for `corpus` (built if missing). Cheap when cached. `tokenizer`: encode
+    with this one (e.g. a checkpoint's, for `init_from`) instead of training a BPE or reading `tokenizer_file`;
+    it is keyed by its `to_json()` text."""
     corpus.check()
     cache_dir = Path(cache_dir).expanduser()
     cache_dir.mkdir(parents=True, exist_ok=True)
     fingerprints = {split: corpus.fingerprint(split) for split in SPLITS}
-    if settings.tokenizer_file:
+    if tokenizer is not None:
+        tokenizer_key = stable_hash("given", tokenizer.to_json())
+        tokenizer_name = f"given-{tokenizer_key}.json"
+    elif settings.tokenizer_file:
         from transformer_lab.data.tokenizers.external import CONVERTER_VERSION, check_tokenizer_file
 
         tokenizer_file = check_tokenizer_file(settings.tokenizer_file)
@@ -101,7 +106,7 @@ def prepare(corpus: Corpus, settings: DataSettings, cache_dir: str | Path,
         if (target / MANIFEST).is_file():  # another process built it while we waited
             return target
         log.info("preparing %s -> %s", type(corpus).__name__, target)
-        _build(corpus, settings, target, cache_dir / "tokenizers" / tokenizer_name, progress)
+        _build(corpus, settings, target, cache_dir / "tokenizers" / tokenizer_name, progress, tokenizer)
     return target
 
 
@@ -109,9 +114,10 @@ def load_manifest(directory: Path) -> dict:
     return json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
 
 
-def _build(corpus: Corpus, settings: DataSettings, target: Path, tokenizer_path: Path, progress: bool) -> None:
+def _build(corpus: Corpus, settings: DataSettings, target: Path, tokenizer_path: Path, progress: bool,
+           given: Tokenizer | None = None) -> None:
     origin = f"{type(corpus).__name__} ({corpus.src_lang}->{corpus.tgt_lang})"
-    tokenizer = _tokenizer(corpus, settings, tokenizer_path, origin, progress)
+    tokenizer = given if given is not None else _tokenizer(corpus, settings, tokenizer_path, origin, progress)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
         reports = [_binarize_train(corpus, tokenizer, settings, tmp, origin, progress)]
@@ -123,7 +129,7 @@ def _build(corpus: Corpus, settings: DataSettings, target: Path, tokenizer_path:
             with SplitWriter(tmp, split) as writer:
                 for start in range(0, len(src_text), _CHUNK):
                     src_ids = tokenizer.encode_batch(src_text[start : start + _CHUNK])
-                    tgt_ids = tokenizer.encode_batch(tgt_text[start : start + _CHUNK])
+                    tgt_ids = tokenizer.encode_target_batch(tgt_text[start : start + _CHUNK])  # target model
                     long_lines += sum(max(len(s), len(t)) > settings.max_length for s, t in zip(src_ids, tgt_ids))
                     writer.append(src_ids, tgt_ids)
             if long_lines:
@@ -131,7 +137,10 @@ def _build(corpus: Corpus, settings: DataSettings, target: Path, tokenizer_path:
                             "never filtered)", split, long_lines, settings.max_length)
             texts[split] = {"src": src_text, "tgt": tgt_text}
         (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-        shutil.copyfile(tokenizer_path, tmp / "tokenizer.json")
+        if given is not None:
+            (tmp / "tokenizer.json").write_text(given.to_json(), encoding="utf-8")
+        else:
+            shutil.copyfile(tokenizer_path, tmp / "tokenizer.json")
         log_reports(reports)
         manifest = {
             "version": CACHE_VERSION, "src_lang": corpus.src_lang, "tgt_lang": corpus.tgt_lang,
@@ -158,7 +167,7 @@ def _binarize_train(corpus: Corpus, tokenizer: Tokenizer, settings: DataSettings
         for chunk in _chunks(pairs, _CHUNK):
             cleaned += len(chunk)
             src_ids = tokenizer.encode_batch([src for src, _ in chunk])
-            tgt_ids = tokenizer.encode_batch([tgt for _, tgt in chunk])
+            tgt_ids = tokenizer.encode_target_batch([tgt for _, tgt in chunk])  # target model
             keep = length_filter([len(ids) for ids in src_ids], [len(ids) for ids in tgt_ids],
                                  settings.max_length, settings.max_length_ratio, report)
             writer.append([ids for ids, k in zip(src_ids, keep) if k], [ids for ids, k in zip(tgt_ids, keep) if k])

@@ -106,6 +106,13 @@ class Tokenizer:
         """`encode` over many texts, in parallel threads."""
         return [e.ids for e in self._hf.encode_batch(list(texts), add_special_tokens=False)]
 
+    def encode_target(self, text: str) -> list[int]:
+        """Target-side piece ids: the joint vocabulary encodes both sides alike (`sentencepiece_pair.py` not)."""
+        return self.encode(text)
+
+    def encode_target_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.encode_batch(texts)
+
     def _strip(self, ids: Iterable[int]) -> list[int]:
         kept = []
         for i in ids:

@@ -72,3 +72,17 @@ class SignalsAtStep(L.Callback):
             self._sent = True
             for signum in self.signals:
                 os.kill(os.getpid(), signum)
+
+
+class SignalDuringTest(L.Callback):
+    """Sends `signal_name` (SIGTERM by default) to its own process at test batch `batch` of the first test pass
+    after training: a preemption that arrives while the test split is being decoded."""
+
+    def __init__(self, batch: int = 0, signal_name: str = "SIGTERM") -> None:
+        self.batch, self.signum = batch, signal.Signals[signal_name]
+        self._sent = False
+
+    def on_test_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if batch_idx == self.batch and not self._sent:
+            self._sent = True
+            os.kill(os.getpid(), self.signum)

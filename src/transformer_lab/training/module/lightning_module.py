@@ -72,6 +72,7 @@ class TranslationModule(L.LightningModule):
         self.translations: dict[str, list[str]] = {}  # split -> hypotheses of the last evaluation, in order
         self.bleu_signature: str = self.eval_bleu.signature()
         self._pending_rng_state: dict[str, Any] | None = None
+        self._losses_finite: torch.Tensor | None = None  # were all losses since the last update finite
         # What Lightning's model summary runs through the model (eval mode, no grad: no dropout draws, so
         # the run's random stream is untouched) to show each module's input/output sizes and forward FLOPs.
         self.example_input_array = summary_example()
@@ -99,13 +100,19 @@ class TranslationModule(L.LightningModule):
         self.log("train/loss", loss, batch_size=batch_size)
         self.log("train/nll", sums.nll / n_tokens, batch_size=batch_size)
         self.log("train/tokens", sums.n_tokens.float(), reduce_fx="sum", batch_size=batch_size)
+        finite = torch.isfinite(loss.detach())  # on the device: read once per update, under a loss scaler only
+        self._losses_finite = finite if self._losses_finite is None else self._losses_finite & finite
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Gradients are already reduced across ranks here, so every rank decides alike.
         last = RunLayout(self.trainer.default_root_dir).last_checkpoint
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)  # 16-mixed: its GradScaler
+        scaler = scaler if scaler is not None and scaler.is_enabled() else None
+        losses_finite, self._losses_finite = self._losses_finite, None  # of this update's micro-batches
         applied = self.nonfinite_guard.check(
-            [p for p in self.parameters() if p.requires_grad], self.trainer.global_step, last
+            [p for p in self.parameters() if p.requires_grad], self.trainer.global_step, last,
+            scaler=scaler, losses_finite=losses_finite,
         )
         if not applied:
             self.log("train/skipped_updates", float(self.nonfinite_guard.skipped_total))
@@ -216,6 +223,8 @@ class TranslationModule(L.LightningModule):
         checkpoint["tokenizer_json"] = self.tokenizer.to_json()
         if self.data_config is not None:
             checkpoint["data_config"] = dict(self.data_config)
+        if self.context.init_from is not None:  # the data is encoded with the tokenizer above, not data_config's
+            checkpoint["init_from"] = dict(self.context.init_from)
         checkpoint["provenance"] = collect_provenance(self._trainer)  # plain strings and bools
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

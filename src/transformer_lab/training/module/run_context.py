@@ -5,6 +5,8 @@ constructor (nothing is attached to the module afterwards, and the module never 
 - `split_texts`: split name -> (sources, references), for BLEU and the callbacks' samples and figures
   (the datamodule's `split_texts`); None where the module only translates (`translate`, `export`).
 - `data_config`: the plain data settings, stored in checkpoints so that `evaluate` can rebuild the data.
+- `init_from`: the record of the checkpoint the run started from (`training/init_from.py`), stored in
+  checkpoints: its tokenizer, not one built from `data_config`, encodes the data (`evaluate` reads this).
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ class RunContext:
     tokenizer: TextTokenizer
     split_texts: SplitTexts | None = None
     data_config: Mapping[str, Any] | None = None
+    init_from: Mapping[str, Any] | None = None
 
     @classmethod
-    def of_datamodule(cls, datamodule: Any, data_config: Mapping[str, Any]) -> RunContext:
+    def of_datamodule(cls, datamodule: Any, data_config: Mapping[str, Any],
+                      init_from: Mapping[str, Any] | None = None) -> RunContext:
         """The context of a training or evaluation run: the prepared datamodule's tokenizer and splits."""
-        return cls(tokenizer=datamodule.tokenizer, split_texts=datamodule.split_texts, data_config=dict(data_config))
+        return cls(tokenizer=datamodule.tokenizer, split_texts=datamodule.split_texts, data_config=dict(data_config),
+                   init_from=None if init_from is None else dict(init_from))
 
     def references(self, split: str) -> list[str]:
         if self.split_texts is None:

@@ -139,6 +139,7 @@ class RunSummaryCallback(L.Callback):
         else:
             self.status = "failed"
         self.extra["error"] = f"{type(exception).__name__}: {exception}"[:2000]
+        self.extra["stopped_in"] = str(getattr(trainer.state.fn, "value", trainer.state.fn))  # "fit" or "test"
         self._write_summary(trainer, pl_module)
 
     def state_dict(self) -> dict[str, Any]:
@@ -199,3 +200,10 @@ class RunSummaryCallback(L.Callback):
             **self.extra,
         }
         write_summary(RunLayout.of_trainer(trainer).root, summary)
+
+
+def record_in_summary(trainer: L.Trainer, **values: Any) -> None:
+    """Adds `values` to the summary.json that the trainer's `RunSummaryCallback` writes (e.g. `init_from`)."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, RunSummaryCallback):
+            callback.extra.update(values)
