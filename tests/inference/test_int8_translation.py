@@ -62,6 +62,7 @@ def check_int8_translates_like_fp32(checkpoint: Path, split: str) -> dict[str, f
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the module fixture trains the default job first (its time counts here)
 @pytest.mark.parametrize("split", ["valid", "test"])
 def test_int8_beam_translations_match_fp32(trained_checkpoint, split):
     check_int8_translates_like_fp32(trained_checkpoint, split)
