@@ -19,7 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = ("tlab-train", "tlab-evaluate", "tlab-translate", "tlab-prepare", "tlab-describe", "tlab-report",
-           "tlab-average-checkpoints", "tlab-export")
+           "tlab-average-checkpoints", "tlab-export", "tlab-import")
 TORCH = "torch==2.13.0"  # the CPU build (scripts/bootstrap.sh installs the same)
 
 pytestmark = [
@@ -85,6 +85,13 @@ def test_the_wheel_carries_the_configs_and_refuses_old_lightning(installed):
                 cwd=installed["work"], check=False)
     assert proc.returncode != 0
     assert "ResolutionImpossible" in proc.stderr or "conflict" in proc.stderr.lower(), proc.stderr
+
+
+def test_the_script_list_is_pyproject_s():
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert set(SCRIPTS) == set(declared), sorted(set(SCRIPTS) ^ set(declared))
 
 
 def test_every_console_script_answers_help(installed):
