@@ -13,9 +13,7 @@ generate(min_new_tokens = max_new_tokens)), so untrained models do the same work
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +221,5 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report = run(args)
     print_report(report)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
-        print(f"wrote {args.json}", file=sys.stderr)
+        measure.write_report(args.json, report)
     return report

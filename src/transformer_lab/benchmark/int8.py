@@ -13,10 +13,8 @@ grouped as linear layers, attention products, the rest).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -150,6 +148,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    from transformer_lab.benchmark.measure import write_report
     from transformer_lab.export.ct2 import CT2ModelError
 
     args = parse_args(argv)
@@ -168,9 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{prof['attention_products_s']} s, other operators {prof['operators_s'] - prof['linear_s'] - prof['attention_products_s']:.3f} s, "
               f"outside operators {prof['outside_operators_s']} s")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
-        print(f"wrote {args.json}", file=sys.stderr)
+        write_report(args.json, report)
     return report
 
 

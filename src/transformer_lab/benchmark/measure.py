@@ -7,11 +7,14 @@ compare sides by ratios.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import sys
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -192,3 +195,10 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    """The raw JSON of a benchmark run (docs/perf/ keeps these), its folder made if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    print(f"wrote {path}", file=sys.stderr)

@@ -15,15 +15,14 @@ second, and sacreBLEU when references exist.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from transformer_lab.benchmark.measure import write_report
 from transformer_lab.benchmark.workloads import autocast
 from transformer_lab.data.batching.encoding import length_sorted_batches
 from transformer_lab.special_tokens import BOS_ID, EOS_ID, PAD_ID
@@ -189,9 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"best vs best ({report['best']['ours']} vs {report['best']['peer']}): sentences/s "
               f"{report['ratio_best_vs_best_sentences_per_s']:.2f}x, tokens/s {report['ratio_best_vs_best_tokens_per_s']:.2f}x")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
-        print(f"wrote {args.json}", file=sys.stderr)
+        write_report(args.json, report)
     return report
 
 
